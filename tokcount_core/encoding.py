@@ -1,0 +1,69 @@
+"""Encoders, built once per process and cached (the hot path starts here)."""
+
+from __future__ import annotations
+
+import functools
+
+import tiktoken
+
+from tokcount_core.load import load_mergeable_ranks
+
+# Split patterns and special tokens copied from tiktoken_ext/openai_public.py (tiktoken 0.14).
+_CL100K_PAT = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+_O200K_PAT = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+_SPECIALS = {
+    "cl100k_base": {
+        "<|endoftext|>": 100257,
+        "<|fim_prefix|>": 100258,
+        "<|fim_middle|>": 100259,
+        "<|fim_suffix|>": 100260,
+        "<|endofprompt|>": 100276,
+    },
+    "o200k_base": {"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
+}
+# o200k_harmony = o200k_base ranks + harmony's chat-format specials (gpt-oss); see openai/harmony.
+_SPECIALS["o200k_harmony"] = {
+    **_SPECIALS["o200k_base"],
+    "<|startoftext|>": 199998,
+    "<|return|>": 200002,
+    "<|constrain|>": 200003,
+    "<|channel|>": 200005,
+    "<|start|>": 200006,
+    "<|end|>": 200007,
+    "<|message|>": 200008,
+    "<|call|>": 200012,
+} | {f"<|reserved_{i}|>": i for i in (200000, 200001, 200004, 200009, 200010, 200011, *range(200013, 201088))}
+
+_VOCAB = {"cl100k_base": ("cl100k_base", _CL100K_PAT), "o200k_base": ("o200k_base", _O200K_PAT),
+          "o200k_harmony": ("o200k_base", _O200K_PAT)}
+
+ENCODING_NAMES = tuple(_VOCAB)
+
+
+@functools.cache
+def get_encoding(name: str) -> tiktoken.Encoding:
+    """The tiktoken encoder for ``name``, from bundled, hash-checked vocabulary."""
+    vocab, pattern = _VOCAB[name]
+    return tiktoken.Encoding(
+        name=name,
+        pat_str=pattern,
+        mergeable_ranks=_ranks(vocab),
+        special_tokens=_SPECIALS[name],
+    )
+
+
+@functools.cache
+def _ranks(vocab: str) -> dict[bytes, int]:
+    return load_mergeable_ranks(vocab)
