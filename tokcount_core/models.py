@@ -1,0 +1,153 @@
+"""The model table: every constant the counting rules depend on, with its source.
+
+Sources: OpenAI cookbook "How to count tokens with tiktoken" (message framing), OpenAI's vision docs
+"Calculating costs" (image tiles and patches), OpenAI model pages (context windows), and fits on
+``../shared/reference`` cases (the README there, "Facts the data shows", rules 1-10; cited by number).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+@dataclass(frozen=True)
+class ImageFormula:
+    """``tile``: base + per_tile * 512px tiles. ``patch``: 32px patches times a multiplier."""
+
+    kind: Literal["tile", "patch"]
+    base: int = 0
+    per_tile: int = 0
+    # patch models: tokens = round_mode(patches * numerator / denominator) + offset, exact rationals
+    numerator: int = 1
+    denominator: int = 1
+    offset: int = 0
+    rounding: Literal["floor", "ceil", "half_up"] = "floor"
+    max_patches: int = 1536
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    family: str
+    encoding: str
+    reasoning: bool = False
+    context_window: int = 128_000
+    max_output: int = 16_384
+    # Chat framing (cookbook "How to count tokens with tiktoken"; reference README rules 1, 3)
+    per_message: int = 3
+    per_name: int = 1
+    priming: int = 3
+    name_replaces_role: bool = False
+    assistant_extra: int = 0
+    # Tools (rules 4, 7, 9, 10)
+    tool_renderer: Literal["2024", "2023"] = "2024"
+    chat_tool_preamble: int = 0
+    tool_call_extra: int = 0
+    chat_tools_extra_per_tool: int | None = None
+    responses_call_discount: int = 3
+    image: ImageFormula | None = None
+    unverified: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# Providers whose models Bifrost forwards to OpenAI's own counting (Bifrost docs: provider/model).
+PROVIDERS_COUNTED_AS_OPENAI = frozenset({"openai", "azure"})
+
+# Image formulas. Tile constants: OpenAI vision docs ("Calculating costs"); reference rule 6.
+_TILE_4O = ImageFormula("tile", base=85, per_tile=170)
+_TILE_4O_MINI = ImageFormula("tile", base=2833, per_tile=5667)
+_TILE_O_SERIES = ImageFormula("tile", base=75, per_tile=150)
+_TILE_GPT5 = ImageFormula("tile", base=70, per_tile=140)
+_TILE_CUA = ImageFormula("tile", base=65, per_tile=129)
+# Patch constants: OpenAI vision docs multipliers, exact rounding fitted in reference rule 6.
+_PATCH_41_MINI = ImageFormula("patch", numerator=162, denominator=100, offset=2, rounding="floor")
+_PATCH_41_NANO = ImageFormula("patch", numerator=246, denominator=100, offset=2, rounding="floor")
+_PATCH_O4_MINI = ImageFormula("patch", numerator=172, denominator=100, offset=1, rounding="ceil")
+_PATCH_5_MINI = ImageFormula("patch", numerator=120, denominator=100, offset=2, rounding="ceil")
+_PATCH_5_NANO = ImageFormula("patch", numerator=1503, denominator=1000, offset=0, rounding="half_up")
+
+_CL100K = dict(encoding="cl100k_base")
+_O200K = dict(encoding="o200k_base")
+# Reasoning models (rule 3): priming 2, +2 per earlier assistant message, ~81-token tools preamble
+# in Chat, +6 per tool call (rule 7).
+_REASONING = dict(encoding="o200k_base", reasoning=True, priming=2, assistant_extra=2,
+                  chat_tool_preamble=81, tool_call_extra=6)
+
+
+def _family(name: str, **kw: Any) -> ModelSpec:
+    return ModelSpec(name=name, family=name, **kw)
+
+
+FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
+    # gpt-3.5 / gpt-4 (cl100k). gpt-3.5-turbo-0301: 4 per message, name replaces role (rule 1).
+    _family("gpt-3.5-turbo", **_CL100K, context_window=16_385, max_output=4_096),
+    _family("gpt-3.5-turbo-0301", **_CL100K, per_message=4, per_name=-1, name_replaces_role=True,
+            context_window=4_096, max_output=4_096),
+    _family("gpt-3.5-turbo-16k", **_CL100K, context_window=16_385, max_output=4_096),
+    _family("gpt-3.5-turbo-instruct", **_CL100K, context_window=4_096, max_output=4_096),
+    # gpt-4 (-0613/-0314/-32k) keeps the 2023 tool renderer (rule 10).
+    _family("gpt-4", **_CL100K, tool_renderer="2023", context_window=8_192, max_output=8_192),
+    _family("gpt-4-32k", **_CL100K, tool_renderer="2023", context_window=32_768, max_output=8_192),
+    _family("gpt-4-turbo", **_CL100K, context_window=128_000, max_output=4_096, image=_TILE_4O),
+    _family("gpt-4-turbo-preview", **_CL100K, context_window=128_000, max_output=4_096),
+    _family("gpt-4-0125-preview", **_CL100K, context_window=128_000, max_output=4_096),
+    _family("gpt-4-1106-preview", **_CL100K, context_window=128_000, max_output=4_096),
+    _family("gpt-4-vision-preview", **_CL100K, context_window=128_000, max_output=4_096, image=_TILE_4O),
+    # gpt-4o family (o200k).
+    _family("gpt-4o", **_O200K, image=_TILE_4O),
+    _family("chatgpt-4o-latest", **_O200K, image=_TILE_4O),
+    _family("gpt-4o-mini", **_O200K, image=_TILE_4O_MINI),
+    _family("gpt-4o-audio-preview", **_O200K, image=_TILE_4O),
+    _family("gpt-4o-mini-audio-preview", **_O200K, image=_TILE_4O_MINI),
+    _family("gpt-4o-search-preview", **_O200K, image=_TILE_4O),
+    _family("gpt-4o-mini-search-preview", **_O200K, image=_TILE_4O_MINI),
+    _family("gpt-4.1", **_O200K, context_window=1_047_576, max_output=32_768, image=_TILE_4O),
+    _family("gpt-4.1-mini", **_O200K, context_window=1_047_576, max_output=32_768, image=_PATCH_41_MINI),
+    _family("gpt-4.1-nano", **_O200K, context_window=1_047_576, max_output=32_768, image=_PATCH_41_NANO),
+    _family("gpt-4.5-preview", **_O200K, image=_TILE_4O),
+    _family("computer-use-preview", **_O200K, context_window=8_192, max_output=1_024, image=_TILE_CUA),
+    # o-series. o1-preview/o1-mini: the README's open problem (+10-12%): counts are flagged.
+    _family("o1", **_REASONING, context_window=200_000, max_output=100_000, image=_TILE_O_SERIES),
+    _family("o1-preview", **_REASONING, context_window=128_000, max_output=32_768, unverified=True),
+    _family("o1-mini", **_REASONING, context_window=128_000, max_output=65_536, unverified=True),
+    _family("o1-pro", **_REASONING, context_window=200_000, max_output=100_000, image=_TILE_O_SERIES),
+    _family("o3", **_REASONING, context_window=200_000, max_output=100_000, image=_TILE_O_SERIES),
+    _family("o3-pro", **_REASONING, context_window=200_000, max_output=100_000, image=_TILE_O_SERIES),
+    # o3-mini has none of the reasoning surcharges (rule 10).
+    _family("o3-mini", **{**_REASONING, "assistant_extra": 0, "chat_tool_preamble": 0, "tool_call_extra": 0},
+            context_window=200_000, max_output=100_000),
+    _family("o4-mini", **_REASONING, context_window=200_000, max_output=100_000, image=_PATCH_O4_MINI),
+    # gpt-5 family. gpt-5-nano's tools preamble is 82 (rule 4).
+    _family("gpt-5", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5-mini", **_REASONING, context_window=400_000, max_output=128_000, image=_PATCH_5_MINI),
+    _family("gpt-5-nano", **{**_REASONING, "chat_tool_preamble": 82}, context_window=400_000,
+            max_output=128_000, image=_PATCH_5_NANO),
+    _family("gpt-5-pro", **_REASONING, context_window=400_000, max_output=272_000, image=_TILE_GPT5),
+    _family("gpt-5-codex", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    # *-chat variants are not reasoning models (rule 3).
+    _family("gpt-5-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
+    _family("gpt-5.1", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.1-codex", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.1-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
+    _family("gpt-5.2", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.2-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
+    _family("gpt-5.3-codex", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    # gpt-5.4+: a single Responses function_call costs 3 more than on gpt-5 (rule 10).
+    _family("gpt-5.4", **_REASONING, responses_call_discount=0, chat_tools_extra_per_tool=-1,
+            context_window=1_050_000, max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.4-mini", **_REASONING, responses_call_discount=0, chat_tools_extra_per_tool=-1,
+            context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.4-nano", **_REASONING, responses_call_discount=0, context_window=400_000,
+            max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.4-pro", **_REASONING, responses_call_discount=0, context_window=1_050_000,
+            max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.5", **_REASONING, responses_call_discount=0, context_window=1_050_000,
+            max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.6", **_REASONING, responses_call_discount=0, context_window=1_050_000,
+            max_output=128_000, image=_TILE_GPT5),
+    # gpt-oss speaks harmony (openai/harmony); counted with its encoding.
+    _family("gpt-oss-120b", encoding="o200k_harmony", reasoning=True, priming=2, context_window=131_072,
+            max_output=131_072),
+    _family("gpt-oss-20b", encoding="o200k_harmony", reasoning=True, priming=2, context_window=131_072,
+            max_output=131_072),
+]}

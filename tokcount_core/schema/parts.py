@@ -1,0 +1,108 @@
+"""Content parts of a message, shared by the Responses and Chat Completions shapes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class TextPart(_Part):
+    """``input_text``/``output_text`` (Responses), ``text`` (Chat), ``refusal``, summaries."""
+
+    type: Literal["input_text", "output_text", "text", "refusal", "summary_text", "reasoning_text"]
+    text: str | None = None
+    refusal: str | None = None
+
+    @property
+    def value(self) -> str:
+        return self.text if self.text is not None else (self.refusal or "")
+
+
+class ImageUrl(_Part):
+    url: str
+    detail: str | None = None
+
+
+class ImagePart(_Part):
+    """``input_image`` (Responses: ``image_url`` is a string) or ``image_url`` (Chat: an object)."""
+
+    type: Literal["input_image", "image_url"]
+    image_url: str | ImageUrl | None = None
+    file_id: str | None = None
+    detail: str | None = None
+
+    @property
+    def url(self) -> str | None:
+        return self.image_url.url if isinstance(self.image_url, ImageUrl) else self.image_url
+
+    @property
+    def effective_detail(self) -> str:
+        nested = self.image_url.detail if isinstance(self.image_url, ImageUrl) else None
+        return (self.detail or nested or "auto").lower()
+
+
+class FileData(_Part):
+    file_data: str | None = None
+    file_id: str | None = None
+    filename: str | None = None
+
+
+class FilePart(_Part):
+    """``input_file`` (Responses, flat) or ``file`` (Chat, nested under ``file``)."""
+
+    type: Literal["input_file", "file"]
+    file_data: str | None = None
+    file_id: str | None = None
+    file_url: str | None = None
+    filename: str | None = None
+    file: FileData | None = None
+
+    def field(self, name: str) -> str | None:
+        own = getattr(self, name)
+        return own if own is not None else (getattr(self.file, name) if self.file else None)
+
+
+class AudioData(_Part):
+    data: str
+    format: str | None = None
+
+
+class AudioPart(_Part):
+    type: Literal["input_audio"]
+    input_audio: AudioData | None = None
+    data: str | None = None
+    format: str | None = None
+
+    @property
+    def payload(self) -> tuple[str | None, str | None]:
+        if self.input_audio is not None:
+            return self.input_audio.data, self.input_audio.format
+        return self.data, self.format
+
+
+def _part_tag(value: Any) -> str | None:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return {
+        "input_text": "text", "output_text": "text", "text": "text", "refusal": "text",
+        "summary_text": "text", "reasoning_text": "text",
+        "input_image": "image", "image_url": "image",
+        "input_file": "file", "file": "file",
+        "input_audio": "audio",
+    }.get(kind) if isinstance(kind, str) else None
+
+
+ContentPart = Annotated[
+    Annotated[TextPart, Tag("text")]
+    | Annotated[ImagePart, Tag("image")]
+    | Annotated[FilePart, Tag("file")]
+    | Annotated[AudioPart, Tag("audio")],
+    Discriminator(_part_tag, custom_error_type="unsupported_item",
+                  custom_error_message="unknown content part type"),
+]
+
+Content = str | list[ContentPart] | None

@@ -1,0 +1,84 @@
+"""Top-level request bodies and shape detection."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter
+
+from tokcount_core.schema.chat import ChatMessage
+from tokcount_core.schema.items import Item
+from tokcount_core.schema.tools import LegacyFunction, Tool
+
+Api = Literal["chat", "responses", "bifrost"]
+
+
+class _Body(BaseModel):
+    # Output-only parameters (temperature, stream, store, metadata, ...) are accepted and ignored.
+    model_config = ConfigDict(extra="allow")
+    model: str | None = None
+    tools: list[Tool] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    parallel_tool_calls: bool | None = None
+
+
+class ResponsesBody(_Body):
+    input: str | list[Item] | None = None
+    instructions: str | list[Item] | None = None
+    text: dict[str, Any] | str | None = None
+    reasoning: dict[str, Any] | None = None
+    previous_response_id: str | None = None
+    conversation: str | dict[str, Any] | None = None
+    # Bifrost's count_tokens body carries Responses items under "messages".
+    messages: list[Item] | None = None
+    fallbacks: list[str] | None = None
+
+
+class ChatBody(_Body):
+    messages: list[ChatMessage]
+    functions: list[LegacyFunction] | None = None
+    function_call: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+    reasoning_effort: str | None = None
+
+
+RESPONSES_ADAPTER = TypeAdapter(ResponsesBody)
+CHAT_ADAPTER = TypeAdapter(ChatBody)
+
+_RESPONSES_ONLY_KEYS = frozenset({"input", "instructions", "text", "previous_response_id", "conversation",
+                                  "fallbacks", "reasoning", "max_output_tokens", "truncation"})
+_CHAT_ONLY_KEYS = frozenset({"functions", "function_call", "response_format", "max_tokens",
+                             "max_completion_tokens", "n", "stop", "logit_bias", "reasoning_effort"})
+_CHAT_ONLY_ROLES = frozenset({"tool", "function"})
+_RESPONSES_PART_TYPES = frozenset({"input_text", "output_text", "input_image", "input_file"})
+
+
+def detect_api(body: dict[str, Any]) -> Api:
+    """Which API a body was meant for, from its keys and the shape of its items."""
+    keys = body.keys()
+    if "input" in keys or not keys.isdisjoint(_RESPONSES_ONLY_KEYS - {"reasoning"}):
+        return "bifrost" if "fallbacks" in keys or _provider_prefixed(body) else "responses"
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not keys.isdisjoint(_CHAT_ONLY_KEYS):
+        return "chat"
+    if "fallbacks" in keys or _provider_prefixed(body) or any(_looks_like_item(m) for m in messages):
+        return "bifrost"
+    return "chat"
+
+
+def _provider_prefixed(body: dict[str, Any]) -> bool:
+    model = body.get("model")
+    return isinstance(model, str) and "/" in model
+
+
+def _looks_like_item(message: Any) -> bool:
+    if not isinstance(message, dict):
+        return False
+    if "type" in message:
+        return True
+    if message.get("role") in _CHAT_ONLY_ROLES or "tool_calls" in message:
+        return False
+    content = message.get("content")
+    return isinstance(content, list) and any(
+        isinstance(p, dict) and p.get("type") in _RESPONSES_PART_TYPES for p in content
+    )

@@ -1,0 +1,74 @@
+"""Tool definitions in both shapes: Responses (flat) and Chat (``{"type": "function", "function": {...}}``)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag
+
+
+class _Tool(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class FunctionDef(_Tool):
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class FunctionTool(_Tool):
+    type: Literal["function"] = "function"
+    # Responses puts the definition flat on the tool, Chat nests it under "function".
+    function: FunctionDef | None = None
+    name: str | None = None
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+    defer_loading: bool | None = None
+
+    @property
+    def definition(self) -> FunctionDef:
+        if self.function is not None:
+            return self.function
+        return FunctionDef(name=self.name or "", description=self.description, parameters=self.parameters)
+
+
+class CustomTool(_Tool):
+    type: Literal["custom"]
+    name: str
+    description: str | None = None
+    format: dict[str, Any] | None = None
+
+
+class HostedTool(_Tool):
+    """OpenAI-hosted tools whose prompt text is hidden server-side."""
+
+    type: str
+
+
+HOSTED_TOOL_TYPES = (
+    "file_search", "web_search", "web_search_preview", "web_search_preview_2025_03_11",
+    "web_search_2025_08_26", "computer_use_preview", "computer_use", "mcp", "code_interpreter",
+    "image_generation", "local_shell", "shell", "apply_patch", "tool_search",
+)
+
+
+def _tool_tag(value: Any) -> str | None:
+    kind = value.get("type", "function") if isinstance(value, dict) else getattr(value, "type", None)
+    if kind in ("function", "custom"):
+        return kind
+    return "hosted" if kind in HOSTED_TOOL_TYPES else None
+
+
+Tool = Annotated[
+    Annotated[FunctionTool, Tag("function")]
+    | Annotated[CustomTool, Tag("custom")]
+    | Annotated[HostedTool, Tag("hosted")],
+    Discriminator(_tool_tag, custom_error_type="unsupported_item", custom_error_message="unknown tool type"),
+]
+
+
+class LegacyFunction(FunctionDef):
+    """Chat's deprecated top-level ``functions`` entries."""
