@@ -1,0 +1,52 @@
+"""Loading and grouping the reference cases (real requests with the counts OpenAI reported)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "reference"
+_RECORDED = re.compile(r"recorded (\d{4}-\d{2}-\d{2})")
+_API = {"chat.completions": "chat", "responses": "responses", "responses.input_tokens": "responses"}
+
+
+def load(name: str) -> list[dict[str, Any]]:
+    with gzip.open(DATA / name, "rt", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh]
+
+
+def recorded(case: dict[str, Any]) -> str | None:
+    match = _RECORDED.search(case.get("notes") or "")
+    return match.group(1) if match else None
+
+
+def api_of(case: dict[str, Any]) -> str:
+    return _API[case["api"]]
+
+
+def group(case: dict[str, Any]) -> str:
+    """api/feature, the first feature that applies in the order images > format > tools > history > text."""
+    req = case["request"]
+    api = api_of(case)
+    blob = json.dumps(req)
+    fmt = req.get("response_format") or (req.get("text") or {}).get("format") if isinstance(req.get("text"), dict) \
+        else req.get("response_format")
+    if "image_note" in case:
+        feature = "images"
+    elif isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        feature = "json_schema"
+    elif req.get("tools") or req.get("functions"):
+        feature = "tools"
+    elif '"tool_calls"' in blob or '"function_call"' in blob:
+        feature = "tool_history"
+    else:
+        feature = "text"
+    return f"{api}/{feature}"
+
+
+def iter_cases(name: str = "cases.jsonl.gz") -> Iterator[dict[str, Any]]:
+    yield from load(name)

@@ -1,0 +1,171 @@
+"""The one entry point: request body in, ``CountResult`` out. Never raises for bad input."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+
+from tokcount_core.encoding import get_encoding
+from tokcount_core.limits import Limits
+from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
+from tokcount_core.registry import Registry, UnknownModel, UnsupportedProvider, default_registry
+from tokcount_core.render.chat import render_chat
+from tokcount_core.render.context import RenderContext
+from tokcount_core.render.messages import TooManyItems
+from tokcount_core.render.responses import render_responses
+from tokcount_core.result import CountResult, Details, ErrorCode, EstimateReason, SegmentView
+from tokcount_core.schema.requests import CHAT_ADAPTER, RESPONSES_ADAPTER, Api, detect_api
+
+_DEFAULT_LIMITS = Limits()
+
+
+class RecordError(Exception):
+    """A per-record failure with its closed error code."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def count(
+    request: dict[str, Any] | str | bytes,
+    model: str | None = None,
+    *,
+    default_model: str | None = None,
+    api: Api | None = None,
+    as_of: date | datetime | str | None = None,
+    registry: Registry | None = None,
+    limits: Limits | None = None,
+    explain: bool = False,
+    return_tokens: bool = False,
+) -> CountResult:
+    """Count the input tokens OpenAI would bill for ``request``.
+
+    ``model`` overrides the body's model (e.g. an Azure deployment's real model); ``default_model``
+    fills in when the body has none (fine-tuning data). ``as_of`` selects the rendering era.
+    """
+    limits = limits or _DEFAULT_LIMITS
+    try:
+        return _count(request, model, default_model, api, as_of, registry or default_registry(), limits,
+                      explain, return_tokens)
+    except RecordError as exc:
+        return CountResult.failure(exc.code, str(exc))
+    except (MediaTooLarge, TooManyItems, RecursionError) as exc:
+        return CountResult.failure(ErrorCode.TOO_LARGE, f"too large: {exc}")
+    except InvalidMedia as exc:
+        return CountResult.failure(ErrorCode.INVALID_MEDIA, f"invalid media: {exc}")
+    except Exception as exc:  # a bug of ours must cost one row, not the job
+        return CountResult.failure(ErrorCode.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+
+
+def count_many(requests: Iterable[dict[str, Any] | str | bytes], **kwargs: Any) -> list[CountResult]:
+    return [count(r, **kwargs) for r in requests]
+
+
+def _count(request: Any, model: str | None, default_model: str | None, api: Api | None,
+           as_of: Any, registry: Registry, limits: Limits, explain: bool, return_tokens: bool) -> CountResult:
+    body = _load(request, limits)
+    kind = api or detect_api(body)
+    model_name = model or body.get("model") or default_model
+    if not isinstance(model_name, str) or not model_name:
+        raise RecordError(ErrorCode.MISSING_MODEL, "model: no model in the request and no default model given")
+    try:
+        spec, mapped = registry.resolve(model_name)
+    except UnsupportedProvider as exc:
+        raise RecordError(ErrorCode.UNSUPPORTED_PROVIDER, f"model: {exc}") from exc
+    except UnknownModel as exc:
+        raise RecordError(ErrorCode.UNKNOWN_MODEL, f"model: {exc}") from exc
+    ctx = RenderContext(spec=spec, api="chat" if kind == "chat" else "responses", as_of=_as_date(as_of),
+                        limits=limits)
+    if mapped:
+        ctx.estimate(EstimateReason.UNMAPPED_MODEL if spec.family == "unknown" else EstimateReason.UNVERIFIED_RULE)
+    try:
+        if kind == "chat":
+            render_chat(ctx, CHAT_ADAPTER.validate_python(body))
+        else:
+            render_responses(ctx, RESPONSES_ADAPTER.validate_python(body))
+    except ValidationError as exc:
+        raise _validation_error(exc) from exc
+    return _encode(ctx, kind, explain, return_tokens)
+
+
+def _load(request: Any, limits: Limits) -> dict[str, Any]:
+    if isinstance(request, str | bytes | bytearray | memoryview):
+        raw = bytes(request) if not isinstance(request, str) else request.encode("utf-8", "surrogatepass")
+        if len(raw) > limits.max_record_bytes:
+            raise RecordError(ErrorCode.TOO_LARGE, f"record is {len(raw)} bytes, over {limits.max_record_bytes}")
+        try:
+            request = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise RecordError(ErrorCode.INVALID_JSON, f"invalid JSON: {exc}") from exc
+    if not isinstance(request, dict):
+        raise RecordError(ErrorCode.INVALID_REQUEST, f"body: expected a JSON object, got {type(request).__name__}")
+    return request
+
+
+def _validation_error(exc: ValidationError) -> RecordError:
+    first = exc.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "body"
+    code = ErrorCode.UNSUPPORTED_ITEM if first["type"] == "unsupported_item" else ErrorCode.INVALID_REQUEST
+    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return RecordError(code, f"{where}: {first['msg']}{more}")
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value).date()
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def _encode(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -> CountResult:
+    encoder = get_encoding(ctx.spec.encoding)
+    totals = dict.fromkeys(("text", "image", "audio", "file", "tool", "response_format", "overhead"), 0)
+    views: list[SegmentView] = []
+    tokens: list[int] = []
+    for seg in ctx.segments:
+        n = seg.fixed
+        if seg.text:
+            if len(seg.text) > ctx.limits.max_text_chars:
+                raise RecordError(ErrorCode.TOO_LARGE, f"{seg.label}: {len(seg.text)} characters, over the limit")
+            ids = _safe_encode(encoder, seg.text, seg.label)
+            n += len(ids)
+            if return_tokens:
+                tokens.extend(ids)
+        totals[seg.category] += n
+        if explain:
+            views.append(SegmentView(category=seg.category, label=seg.label, text=seg.text, tokens=n))
+    details = Details(text_tokens=totals["text"], image_tokens=totals["image"], audio_tokens=totals["audio"],
+                      file_tokens=totals["file"], tool_tokens=totals["tool"],
+                      response_format_tokens=totals["response_format"], overhead_tokens=totals["overhead"])
+    return CountResult(
+        input_tokens=details.total(),
+        input_tokens_details=details,
+        model=ctx.spec.name,
+        encoding=ctx.spec.encoding,
+        api=kind,
+        estimated=bool(ctx.reasons),
+        estimate_reasons=sorted(ctx.reasons),
+        segments=views if explain else None,
+        tokens=tokens if return_tokens else None,
+        token_strings=[encoder.decode_single_token_bytes(t).decode("utf-8", "replace") for t in tokens]
+        if return_tokens else None,
+    )
+
+
+def _safe_encode(encoder: Any, value: str, label: str) -> list[int]:
+    try:
+        return encoder.encode_ordinary(value)
+    except BaseException as exc:  # tiktoken's Rust panics are BaseException, not Exception
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise RecordError(ErrorCode.TOO_LARGE, f"{label}: the tokenizer gave up on this text ({type(exc).__name__})") \
+            from None

@@ -1,0 +1,1 @@
+"""Rendering: request parts to the text segments the model actually reads, one small function each."""

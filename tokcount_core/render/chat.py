@@ -1,0 +1,150 @@
+"""Chat Completions bodies to segments."""
+
+from __future__ import annotations
+
+from tokcount_core.render.context import RenderContext
+from tokcount_core.render.messages import message, split_content
+from tokcount_core.render.response_format import json_schema_of, response_format_block
+from tokcount_core.render.segments import fixed, text
+from tokcount_core.render.tool_calls import (
+    PARALLEL,
+    PARALLEL_RESULTS_RAW_FROM,
+    compact_arguments,
+    parallel_calls_body,
+    parallel_results_body,
+)
+from tokcount_core.render.tool_choice import tool_choice_cost
+from tokcount_core.render.tools import tools_block
+from tokcount_core.schema.chat import ChatMessage
+from tokcount_core.schema.requests import ChatBody
+from tokcount_core.schema.tools import CustomTool, FunctionTool, HostedTool
+
+_INSTRUCTION_ROLES = ("system", "developer")
+
+
+def render_chat(ctx: RenderContext, body: ChatBody) -> None:
+    spec = ctx.spec
+    functions = [t.definition if isinstance(t, FunctionTool) else t
+                 for t in body.tools or [] if not isinstance(t, HostedTool)]
+    functions += list(body.functions or [])
+    block = tools_block(functions, one_line_objects=not spec.reasoning,
+                        legacy=spec.tool_renderer == "2023") if functions else None
+    fmt = json_schema_of(body.response_format)
+    fmt_block = response_format_block(*fmt) if fmt else None
+    messages = list(body.messages)
+    first = 0 if messages and messages[0].role in _INSTRUCTION_ROLES else None
+
+    if spec.reasoning:
+        _reasoning_preamble(ctx, messages, first, block, fmt_block)
+        if block:
+            ctx.segments.append(fixed("tool", "hidden tools preamble", spec.chat_tool_preamble))
+            if spec.chat_tools_extra_per_tool is not None:
+                ctx.segments.append(fixed("tool", "per-tool adjustment",
+                                          2 + spec.chat_tools_extra_per_tool * len(functions)))
+    else:
+        extra = "\n\n".join(b for b in (block, fmt_block) if b)
+        if extra and first is not None:
+            head = messages.pop(0)
+            content, media = split_content(ctx, head.content, "message 0")
+            message(ctx, head.role, f"{content}\n\n{extra}", "message 0 + tools/format", head.name, media)
+        elif extra:
+            message(ctx, "system", extra, "tools/format message")
+            if block:
+                ctx.segments.append(fixed("tool", "new tools message adjustment", -1))
+    if fmt:
+        _format_constant(ctx, body, messages, fmt[0], bool(functions))
+    ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice or body.function_call, bool(functions)))
+    _history(ctx, messages)
+    ctx.segments.append(fixed("overhead", "reply priming", spec.priming))
+
+
+def _reasoning_preamble(ctx: RenderContext, messages: list[ChatMessage], first: int | None,
+                        block: str | None, fmt_block: str | None) -> None:
+    """Reasoning models keep tools in a message of their own; after a leading developer message
+    they are merged as ``# Instructions`` (rule 4; format placement rule 8, weak evidence)."""
+    tools_text = "\n\n".join(b for b in (block, fmt_block) if b) if block else None
+    if first is not None and (tools_text or fmt_block):
+        head = messages[0]
+        if head.role == "developer" or not tools_text:
+            messages.pop(0)
+            content, media = split_content(ctx, head.content, "message 0")
+            merged = f"# Instructions\n\n{content}\n\n{tools_text or fmt_block}"
+            message(ctx, head.role, merged, "message 0 + tools", head.name, media)
+            return
+        messages.pop(0)
+        content, media = split_content(ctx, head.content, "message 0")
+        message(ctx, head.role, content, "message 0", head.name, media)
+    if tools_text:
+        message(ctx, "developer", tools_text, "tools message")
+    elif fmt_block:
+        message(ctx, "developer", fmt_block, "response format message")
+
+
+def _format_constant(ctx: RenderContext, body: ChatBody, messages: list[ChatMessage], name: str,
+                     has_tools: bool) -> None:
+    """Rule 8: when a non-reasoning model must answer in the format, the format name is charged on
+    the reply header and on every earlier plain assistant message."""
+    if ctx.spec.reasoning:
+        return
+    if has_tools and body.tool_choice != "none":
+        return
+    plain_assistants = sum(1 for m in messages if m.role == "assistant" and not m.tool_calls)
+    ctx.segments.append(fixed("response_format", "format name on assistant headers (x count)", 0))
+    for _ in range(1 + plain_assistants):
+        ctx.segments.append(text("response_format", "format name on an assistant header", name))
+        ctx.segments.append(fixed("response_format", "format header framing", 2))
+
+
+def _history(ctx: RenderContext, messages: list[ChatMessage]) -> None:
+    spec = ctx.spec
+    names: dict[str, str] = {}
+    parallel_ids: set[str] = set()
+    pending: list[str] = []
+    for index, msg in enumerate(messages):
+        label = f"message {index + 1}"
+        if msg.role == "tool":
+            if msg.tool_call_id in parallel_ids:
+                pending.append(_text_of(ctx, msg, label))
+                nxt = messages[index + 1] if index + 1 < len(messages) else None
+                if nxt is None or nxt.role != "tool" or nxt.tool_call_id not in parallel_ids:
+                    raw = not ctx.before(PARALLEL_RESULTS_RAW_FROM)
+                    message(ctx, PARALLEL, parallel_results_body(pending, ascii_escape=not raw),
+                            f"{label}: parallel tool results", framing=6)
+                    pending = []
+                continue
+            author = names.get(msg.tool_call_id or "", msg.name or "")
+            message(ctx, author, _text_of(ctx, msg, label), f"{label}: tool result", framing=6)
+            continue
+        if msg.role == "function":
+            message(ctx, msg.name or "", _text_of(ctx, msg, label), f"{label}: function result", framing=6)
+            continue
+        calls = [(c.id, c.function.name, c.function.arguments) for c in msg.tool_calls or [] if c.function]
+        if msg.function_call is not None:
+            calls.append((None, msg.function_call.name, msg.function_call.arguments))
+        content, media = split_content(ctx, msg.content, label)
+        if msg.refusal and not content:
+            content = msg.refusal
+        if content or media or not calls:
+            message(ctx, msg.role, content, label, msg.name, media)
+            if msg.role == "assistant" and spec.assistant_extra:
+                ctx.segments.append(fixed("overhead", f"{label}: earlier assistant (reasoning)",
+                                          spec.assistant_extra))
+        if len(calls) == 1:
+            call_id, name, arguments = calls[0]
+            names[call_id or ""] = name
+            message(ctx, f"functions.{name}", compact_arguments(arguments), f"{label}: tool call",
+                    framing=6)
+        elif calls:
+            for call_id, name, _ in calls:
+                names[call_id or ""] = name
+                parallel_ids.add(call_id or "")
+            message(ctx, PARALLEL, parallel_calls_body([(n, a) for _, n, a in calls]),
+                    f"{label}: parallel tool calls", framing=6)
+        if calls and spec.tool_call_extra:
+            ctx.segments.append(fixed("overhead", f"{label}: tool call (reasoning)", spec.tool_call_extra))
+
+
+def _text_of(ctx: RenderContext, msg: ChatMessage, label: str) -> str:
+    content, media = split_content(ctx, msg.content, label)
+    ctx.segments.extend(media)
+    return content

@@ -1,0 +1,27 @@
+"""State one request's rendering shares: the model, the date rules apply as of, estimate reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from tokcount_core.limits import Limits
+from tokcount_core.models import ModelSpec
+from tokcount_core.render.segments import Segment
+
+
+@dataclass
+class RenderContext:
+    spec: ModelSpec
+    api: str
+    as_of: date | None
+    limits: Limits
+    segments: list[Segment] = field(default_factory=list)
+    reasons: set[str] = field(default_factory=set)
+
+    def before(self, day: date) -> bool:
+        """Whether the request was made before ``day`` (undated requests follow today's rules)."""
+        return self.as_of is not None and self.as_of < day
+
+    def estimate(self, reason: str) -> None:
+        self.reasons.add(reason)

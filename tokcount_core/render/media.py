@@ -1,0 +1,54 @@
+"""Images, audio and files inside messages: sizes come from the bytes sent, never from the network."""
+
+from __future__ import annotations
+
+from tokcount_core import media
+from tokcount_core.render.context import RenderContext
+from tokcount_core.render.segments import Segment, fixed
+from tokcount_core.result import EstimateReason
+from tokcount_core.schema.parts import AudioPart, FilePart, ImagePart
+
+
+def image_segment(ctx: RenderContext, part: ImagePart) -> Segment:
+    """Reference rule 6; formulas per model in ``tokcount_core/models.py``."""
+    formula = ctx.spec.image
+    url = part.url
+    if formula is None:
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        return fixed("image", "image (model without a known image formula)", 0)
+    detail = part.effective_detail
+    if url and url.startswith("data:"):
+        _, raw = media.decode_data_url(url, ctx.limits.max_media_bytes)
+        width, height = media.image_size(raw)
+        return fixed("image", f"image {width}x{height} detail={detail}",
+                     media.image_tokens(formula, width, height, detail))
+    # Remote URL or file_id: the size is unknown offline (we never fetch). Count the low-detail
+    # floor, which every image costs at least, and flag it.
+    ctx.estimate(EstimateReason.IMAGE_SIZE_UNKNOWN if url else EstimateReason.FILE_REFERENCE)
+    return fixed("image", "image of unknown size (lower bound)", media.image_tokens(formula, 1, 1, "low"))
+
+
+def audio_segment(ctx: RenderContext, part: AudioPart) -> Segment:
+    data, fmt = part.payload
+    if not data:
+        ctx.estimate(EstimateReason.AUDIO_UNKNOWN)
+        return fixed("audio", "audio (no data)", 0)
+    raw = media.decode_base64(data, ctx.limits.max_media_bytes)
+    seconds = media.audio_duration_seconds(raw, fmt)
+    # OpenAI documents no exact audio tokenisation: the rate is an estimate (see media.audio).
+    ctx.estimate(EstimateReason.AUDIO_UNKNOWN)
+    return fixed("audio", f"audio {seconds:.2f}s", media.audio_tokens(seconds, ctx.spec.family))
+
+
+def file_segments(ctx: RenderContext, part: FilePart) -> list[Segment]:
+    """Files: extracted text is counted; the page images and hidden framing are not public."""
+    data = part.field("file_data")
+    if not data:
+        ctx.estimate(EstimateReason.FILE_REFERENCE)
+        return [fixed("file", "file by reference (unknown content)", 0)]
+    mime, raw = (media.decode_data_url(data, ctx.limits.max_media_bytes) if data.startswith("data:")
+                 else (None, media.decode_base64(data, ctx.limits.max_media_bytes)))
+    text, pages = media.file_text_and_pages(raw, mime, part.field("filename"), ctx.limits.max_pdf_pages,
+                                            ctx.limits.max_text_chars)
+    ctx.estimate(EstimateReason.FILE_CONTENT)
+    return [Segment("file", f"file text ({pages} page(s))", text)]

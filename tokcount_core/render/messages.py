@@ -1,0 +1,58 @@
+"""One chat message: framing + role (+ name) + content. Reference README rules 1 and 2.
+
+OpenAI cookbook "How to count tokens with tiktoken": every message is
+``<|start|>{role}<|message|>{content}<|end|>`` = 3 + t(role) + t(content); a ``name`` adds 1 + t(name).
+"""
+
+from __future__ import annotations
+
+from tokcount_core.render.context import RenderContext
+from tokcount_core.render.media import audio_segment, file_segments, image_segment
+from tokcount_core.render.segments import Segment, fixed, text
+from tokcount_core.schema.parts import AudioPart, Content, FilePart, ImagePart, TextPart
+
+
+def message(ctx: RenderContext, role: str, content: str, label: str, name: str | None = None,
+            media: list[Segment] | None = None, framing: int | None = None) -> None:
+    spec = ctx.spec
+    out = ctx.segments
+    out.append(fixed("overhead", f"{label}: framing", spec.per_message if framing is None else framing))
+    if name and spec.name_replaces_role:
+        out.append(text("overhead", f"{label}: name (replaces role)", name))
+        out.append(fixed("overhead", f"{label}: name framing", spec.per_name))
+    else:
+        out.append(text("overhead", f"{label}: role", role))
+        if name:
+            # A name equal to its role costs t(name) alone (rule 10).
+            out.append(fixed("overhead", f"{label}: name framing", 0 if name == role else spec.per_name))
+            out.append(text("overhead", f"{label}: name", name))
+    if content:
+        out.append(text("text", f"{label}: content", content))
+    if media:
+        out.extend(media)
+
+
+def split_content(ctx: RenderContext, content: Content, label: str) -> tuple[str, list[Segment]]:
+    """Text parts concatenated with no separator (rule 2); media parts priced on their own."""
+    if content is None:
+        return "", []
+    if isinstance(content, str):
+        return content, []
+    texts: list[str] = []
+    media: list[Segment] = []
+    for part in content:
+        if isinstance(part, TextPart):
+            texts.append(part.value)
+        elif isinstance(part, ImagePart):
+            media.append(image_segment(ctx, part))
+        elif isinstance(part, AudioPart):
+            media.append(audio_segment(ctx, part))
+        elif isinstance(part, FilePart):
+            media.extend(file_segments(ctx, part))
+    if len(ctx.segments) + len(media) > ctx.limits.max_items:
+        raise TooManyItems(f"{label}: more than {ctx.limits.max_items} parts")
+    return "".join(texts), media
+
+
+class TooManyItems(ValueError):
+    pass

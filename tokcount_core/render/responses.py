@@ -1,0 +1,159 @@
+"""Responses (and Bifrost ``count_tokens``) bodies to segments: reference README rules 5, 7, 8, 10
+and its "Hidden context" section."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import date
+
+from tokcount_core.render.context import RenderContext
+from tokcount_core.render.messages import message, split_content
+from tokcount_core.render.response_format import json_schema_of, response_format_block
+from tokcount_core.render.segments import fixed
+from tokcount_core.render.tool_calls import compact_arguments
+from tokcount_core.render.tool_choice import tool_choice_cost
+from tokcount_core.render.tools import tools_block
+from tokcount_core.result import EstimateReason
+from tokcount_core.schema.items import (
+    AdditionalTools,
+    CustomToolCall,
+    CustomToolCallOutput,
+    FunctionCall,
+    FunctionCallOutput,
+    HostedItem,
+    ItemReference,
+    Message,
+    Reasoning,
+)
+from tokcount_core.schema.parts import ImagePart
+from tokcount_core.schema.requests import ResponsesBody
+from tokcount_core.schema.tools import CustomTool, FunctionTool, HostedTool
+
+# Rule 10 / rule 5: Responses calls recorded 2025-03-01..03-31 on non-reasoning models count +18,
+# with function tools +3 more and a hidden ``## multi_tool_use`` namespace of 195 tokens.
+_MARCH_2025 = (date(2025, 3, 1), date(2025, 4, 1))
+# Hidden context: web_search on gpt-4o / gpt-4o-mini / gpt-4.1 adds exactly 294 (2025-04..2026-02).
+_WEB_SEARCH_EXACT = {"gpt-4o": 294, "gpt-4o-mini": 294, "gpt-4.1": 294}
+_WEB_SEARCH_TYPES = ("web_search", "web_search_preview", "web_search_preview_2025_03_11",
+                     "web_search_2025_08_26")
+
+
+def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
+    spec = ctx.spec
+    if body.previous_response_id:
+        ctx.estimate(EstimateReason.PREVIOUS_RESPONSE)
+    if body.conversation:
+        ctx.estimate(EstimateReason.CONVERSATION)
+    tools = body.tools or []
+    functions = [t.definition if isinstance(t, FunctionTool) else t
+                 for t in tools if isinstance(t, FunctionTool | CustomTool)
+                 and not (isinstance(t, FunctionTool) and t.defer_loading)]
+    _hosted_tools(ctx, [t for t in tools if isinstance(t, HostedTool)])
+
+    if isinstance(body.instructions, str) and body.instructions:
+        message(ctx, "system", body.instructions, "instructions")
+    block = tools_block(functions, one_line_objects=True, legacy=spec.tool_renderer == "2023") if functions else None
+    fmt = json_schema_of(body.text.get("format") if isinstance(body.text, dict) else None)
+    fmt_block = response_format_block(*fmt) if fmt else None
+    if block:
+        message(ctx, "system", f"{block}\n\n{fmt_block}" if fmt_block else block, "tools message")
+        ctx.segments.append(fixed("tool", "Responses tools adjustment", -6))
+    elif fmt_block:
+        message(ctx, "system", fmt_block, "response format message")
+    if fmt_block:
+        ctx.segments.append(fixed("response_format", "Responses format adjustment",
+                                  (-4 if spec.reasoning else -3) + (3 if block else 0)))
+    ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice, bool(functions)))
+
+    items = body.input if body.input is not None else body.messages or []
+    if isinstance(items, str):
+        message(ctx, "user", items, "input")
+    else:
+        _items(ctx, items)
+    ctx.segments.append(fixed("overhead", "reply priming", spec.priming))
+    if spec.encoding == "cl100k_base":
+        ctx.segments.append(fixed("overhead", "Responses on cl100k models", -1))
+    if not spec.reasoning and ctx.as_of and _MARCH_2025[0] <= ctx.as_of < _MARCH_2025[1]:
+        ctx.segments.append(fixed("overhead", "March 2025 Responses rendering", 18))
+        if functions:
+            ctx.segments.append(fixed("tool", "March 2025 tools", 3))
+            if body.parallel_tool_calls is not False:
+                ctx.segments.append(fixed("tool", "March 2025 multi_tool_use namespace", 195))
+    if isinstance(body.reasoning, dict) and body.reasoning.get("mode") == "pro":
+        ctx.estimate(EstimateReason.PRO_REASONING_MODE)
+
+
+def _hosted_tools(ctx: RenderContext, hosted: list[HostedTool]) -> None:
+    for tool in hosted:
+        if tool.type in _WEB_SEARCH_TYPES and ctx.spec.family in _WEB_SEARCH_EXACT:
+            ctx.segments.append(fixed("tool", f"hosted {tool.type} prompt", _WEB_SEARCH_EXACT[ctx.spec.family]))
+        else:
+            ctx.estimate(EstimateReason.HOSTED_TOOL)
+
+
+def _items(ctx: RenderContext, items: list) -> None:
+    spec = ctx.spec
+    last_user = max((i for i, it in enumerate(items) if isinstance(it, Message) and it.role == "user"), default=-1)
+    names: dict[str, str] = {}
+    for index, item in enumerate(items):
+        label = f"item {index}"
+        if isinstance(item, Message):
+            content, media = split_content(ctx, item.content, label)
+            message(ctx, item.role, content, label, media=media)
+            if media and not content and all(isinstance(p, ImagePart) for p in item.content or []):
+                ctx.segments.append(fixed("image", f"{label}: image-only content", 1))
+            if item.role == "assistant" and spec.assistant_extra:
+                ctx.segments.append(fixed("overhead", f"{label}: earlier assistant (reasoning)", spec.assistant_extra))
+        elif isinstance(item, FunctionCall | CustomToolCall):
+            names[item.call_id or ""] = item.name
+            in_run = _is_call(items, index - 1) or _is_call(items, index + 1)
+            body = compact_arguments(item.arguments) if isinstance(item, FunctionCall) else item.input
+            message(ctx, f"functions.{item.name}", body, f"{label}: tool call", framing=6)
+            ctx.segments.append(fixed("overhead", f"{label}: Responses call adjustment",
+                                      _call_adjustment(ctx, item, in_run)))
+        elif isinstance(item, FunctionCallOutput | CustomToolCallOutput):
+            name = names.get(item.call_id, "")
+            content, media = split_content(ctx, item.output, label)
+            message(ctx, f"functions.{name}", content, f"{label}: tool result", media=media, framing=6)
+        elif isinstance(item, Reasoning):
+            _reasoning(ctx, item, index > last_user, label)
+        elif isinstance(item, ItemReference):
+            ctx.estimate(EstimateReason.ITEM_REFERENCE)
+        elif isinstance(item, AdditionalTools):
+            ctx.estimate(EstimateReason.HOSTED_TOOL)
+        elif isinstance(item, HostedItem):
+            ctx.estimate(EstimateReason.COMPACTION if item.type == "compaction" else EstimateReason.HOSTED_TOOL_OUTPUT)
+
+
+def _is_call(items: list, index: int) -> bool:
+    return 0 <= index < len(items) and isinstance(items[index], FunctionCall | CustomToolCall)
+
+
+def _call_adjustment(ctx: RenderContext, item: FunctionCall | CustomToolCall, in_run: bool) -> int:
+    """Rule 7: a Responses call costs Chat's single call - 3 (+3 with an ``id``); reasoning models
+    Chat's + 1 (gpt-5/-mini/-nano 3 less, rule 10); in a run of 2+ calls: -3 (reasoning -2), no id."""
+    spec = ctx.spec
+    if in_run:
+        return spec.tool_call_extra + (-2 if spec.reasoning else -3)
+    if spec.reasoning:
+        return spec.tool_call_extra + 1 - spec.responses_call_discount
+    return -3 + (3 if item.id else 0)
+
+
+def _reasoning(ctx: RenderContext, item: Reasoning, in_tool_loop: bool, label: str) -> None:
+    """Hidden context: reasoning before a later user message is dropped (exact, 0 tokens). One in the
+    current tool loop costs its hidden reasoning tokens + 2: estimated from the ciphertext size."""
+    if not in_tool_loop:
+        return
+    if not item.encrypted_content:
+        ctx.estimate(EstimateReason.REASONING_BY_ID)
+        return
+    ctx.estimate(EstimateReason.REASONING_IN_TOOL_LOOP)
+    try:
+        size = len(base64.urlsafe_b64decode(item.encrypted_content + "=" * (-len(item.encrypted_content) % 4)))
+    except (binascii.Error, ValueError):
+        size = len(item.encrypted_content) * 3 // 4
+    # gpt-5-mini fit: ~0.2 * (bytes - 57) - 111.5 per item (README, hidden context).
+    estimate = max(0, round(0.2 * (size - 57) - 111.5))
+    ctx.segments.append(fixed("text", f"{label}: kept reasoning (estimated)", estimate + 2))

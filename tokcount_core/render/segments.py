@@ -1,0 +1,24 @@
+"""The unit every renderer produces: text to encode, or a fixed number of tokens, in a category."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Category = Literal["text", "image", "audio", "file", "tool", "response_format", "overhead"]
+
+
+@dataclass(slots=True)
+class Segment:
+    category: Category
+    label: str
+    text: str | None = None
+    fixed: int = 0
+
+
+def text(category: Category, label: str, value: str) -> Segment:
+    return Segment(category, label, value)
+
+
+def fixed(category: Category, label: str, tokens: int) -> Segment:
+    return Segment(category, label, None, tokens)

@@ -1,0 +1,68 @@
+"""The ``# Tools`` block for function (and custom) tools: reference README rules 4 and 10."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tokcount_core.render.typescript import SchemaRenderer, _comment_lines
+from tokcount_core.schema.tools import CustomTool, FunctionDef
+
+
+def tools_block(functions: Sequence[FunctionDef | CustomTool], one_line_objects: bool, legacy: bool) -> str:
+    """``# Tools\\n\\n## functions\\n\\nnamespace functions {\\n\\n`` + each tool + ``} // namespace functions``."""
+    body = "".join(_tool(f, one_line_objects, legacy) for f in functions)
+    return f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions"
+
+
+def _tool(tool: FunctionDef | CustomTool, one_line_objects: bool, legacy: bool) -> str:
+    lines = _comment_lines(tool.description) if tool.description and tool.description.strip() else []
+    if isinstance(tool, CustomTool):
+        # Custom (freeform) tools take a raw string; the grammar itself is not shown as a type.
+        lines.append(f"type {tool.name} = (_: string) => any;")
+        return "\n".join(lines) + "\n\n"
+    params: dict[str, Any] = tool.parameters if isinstance(tool.parameters, dict) else {}
+    if not params.get("properties"):
+        lines.append(f"type {tool.name} = () => any;")
+        return "\n".join(lines) + "\n\n"
+    renderer = (_LegacyRenderer if legacy else SchemaRenderer)(params, one_line_objects)
+    prefix = ""
+    if not legacy:
+        if isinstance(params.get("description"), str):
+            prefix += "\n".join(_comment_lines(params["description"])) + "\n"
+        if isinstance(params.get("title"), str):
+            prefix += f"// {params['title']}\n"
+    lines.append(f"type {tool.name} = (_: {prefix}{renderer.render_object(params)}) => any;")
+    return "\n".join(lines) + "\n\n"
+
+
+class _LegacyRenderer:
+    """The 2023 renderer gpt-4 (-0613/-0314/-32k) still uses (rule 10): no titles, defaults or nested
+    descriptions, 2-space nested indent with an unindented closing brace, ``any[]`` for arrays without
+    items. Mirrors hmarr/openai-chat-tokens (tests validated against the live API)."""
+
+    def __init__(self, root: dict[str, Any], one_line_objects: bool) -> None:
+        self.root = root
+
+    def render_object(self, schema: dict[str, Any], indent: int = 0) -> str:
+        required = set(schema.get("required") or [])
+        lines = []
+        for name, prop in (schema.get("properties") or {}).items():
+            prop = prop if isinstance(prop, dict) else {}
+            if isinstance(prop.get("description"), str) and indent < 2:
+                lines.append(f"// {prop['description']}")
+            lines.append(f"{name}{'' if name in required else '?'}: {self._type(prop, indent)},")
+        return "{\n" + "\n".join(" " * indent + line for line in lines) + "\n}"
+
+    def _type(self, prop: dict[str, Any], indent: int) -> str:
+        kind = prop.get("type")
+        if kind in ("string", "number", "integer") and isinstance(prop.get("enum"), list):
+            return " | ".join(f'"{v}"' if kind == "string" else str(v) for v in prop["enum"])
+        if kind == "object":
+            inner = self.render_object(prop, indent + 2)
+            return inner
+        if kind == "array":
+            items = prop.get("items")
+            return f"{self._type(items, indent)}[]" if isinstance(items, dict) else "any[]"
+        return {"string": "string", "number": "number", "integer": "number", "boolean": "boolean",
+                "null": "null"}.get(kind, "") if isinstance(kind, str) else ""

@@ -1,0 +1,108 @@
+"""JSON Schema to the TypeScript-ish text OpenAI renders for function tools.
+
+Close to openai/harmony's ``json_schema_to_typescript`` (src/encoding.rs) but as the hosted API
+renders it, per ``../shared/reference`` README rule 4: no indentation, ``// title`` / ``// title\\n//\\n
+// description`` comments, ``// default: X`` trailing comments, comment-free objects on one line
+(unless ``one_line_objects`` is off: reasoning models in Chat), ``$ref`` resolved against the root.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+_MAX_DEPTH = 64
+
+
+class SchemaRenderer:
+    def __init__(self, root: dict[str, Any], one_line_objects: bool) -> None:
+        self.root = root
+        self.one_line_objects = one_line_objects
+
+    def render_type(self, schema: Any, depth: int = 0) -> str:
+        if not isinstance(schema, dict) or depth > _MAX_DEPTH:
+            return "any"
+        if "$ref" in schema:
+            return self.render_type(self._resolve(schema["$ref"]), depth + 1)
+        if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
+            return " | ".join(_literal(v) for v in schema["enum"])
+        if "const" in schema:
+            return _literal(schema["const"])
+        for key in ("anyOf", "oneOf"):
+            variants = schema.get(key)
+            if isinstance(variants, list) and variants:
+                return " | ".join(self.render_type(v, depth + 1) for v in variants)
+        kind = schema.get("type")
+        if isinstance(kind, list):
+            return " | ".join(_scalar(k) for k in kind if isinstance(k, str))
+        if kind == "array":
+            items = schema.get("items")
+            if not isinstance(items, dict) or not items:
+                return "Array<any>"
+            inner = self.render_type(items, depth + 1)
+            return f"({inner})[]" if " | " in inner and not inner.startswith("{") else f"{inner}[]"
+        if kind == "object" or (kind is None and "properties" in schema):
+            return self.render_object(schema, depth + 1)
+        return _scalar(kind) if isinstance(kind, str) else "any"
+
+    def render_object(self, schema: dict[str, Any], depth: int = 0) -> str:
+        props = schema.get("properties")
+        if not isinstance(props, dict) or not props:
+            return "object"
+        required = set(schema.get("required") or [])
+        lines: list[str] = []
+        commented = False
+        for name, prop in props.items():
+            comments = _property_comments(prop) if isinstance(prop, dict) else []
+            commented = commented or bool(comments)
+            lines.extend(comments)
+            line = f"{name}{'' if name in required else '?'}: {self.render_type(prop, depth + 1)},"
+            if isinstance(prop, dict) and "default" in prop:
+                commented = True
+                line += f" // default: {_default(prop['default'])}"
+            lines.append(line)
+        if self.one_line_objects and not commented:
+            return "{" + " ".join(lines)[:-1] + "}"
+        return "{\n" + "\n".join(lines) + "\n}"
+
+    def _resolve(self, ref: Any) -> Any:
+        if not isinstance(ref, str) or not ref.startswith("#/"):
+            return {}
+        node: Any = self.root
+        for part in ref[2:].split("/"):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node or {}
+
+
+def _property_comments(prop: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    title, description = prop.get("title"), prop.get("description")
+    if isinstance(title, str):
+        out.append(f"// {title}")
+        if isinstance(description, str):
+            out.append("//")
+    if isinstance(description, str):
+        out.extend(_comment_lines(description))
+    examples = prop.get("examples")
+    if isinstance(examples, list) and examples:
+        out.append("// Examples:")
+        out.extend(f"// - {json.dumps(e, ensure_ascii=False)}" for e in examples)
+    return out
+
+
+def _comment_lines(text: str) -> list[str]:
+    return [f"// {line.strip()}" if line.strip() else "//" for line in text.strip().split("\n")]
+
+
+def _scalar(kind: str) -> str:
+    return "number" if kind == "integer" else kind
+
+
+def _literal(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _default(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
