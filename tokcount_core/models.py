@@ -71,7 +71,7 @@ _O200K = dict(encoding="o200k_base")
 # Reasoning models (rule 3): priming 2, +2 per earlier assistant message, ~81-token tools preamble
 # in Chat, +6 per tool call (rule 7).
 _REASONING = dict(encoding="o200k_base", reasoning=True, priming=2, assistant_extra=2,
-                  chat_tool_preamble=81, tool_call_extra=6)
+                  chat_tool_preamble=80, tool_call_extra=6)
 
 
 def _family(name: str, **kw: Any) -> ModelSpec:
@@ -120,7 +120,7 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     # gpt-5 family. gpt-5-nano's tools preamble is 82 (rule 4).
     _family("gpt-5", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
     _family("gpt-5-mini", **_REASONING, context_window=400_000, max_output=128_000, image=_PATCH_5_MINI),
-    _family("gpt-5-nano", **{**_REASONING, "chat_tool_preamble": 82}, context_window=400_000,
+    _family("gpt-5-nano", **{**_REASONING, "chat_tool_preamble": 81}, context_window=400_000,
             max_output=128_000, image=_PATCH_5_NANO),
     _family("gpt-5-pro", **_REASONING, context_window=400_000, max_output=272_000, image=_TILE_GPT5),
     _family("gpt-5-codex", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),

@@ -49,8 +49,8 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
             message(ctx, head.role, f"{content}\n\n{extra}", "message 0 + tools/format", head.name, media)
         elif extra:
             message(ctx, "system", extra, "tools/format message")
-            if block:
-                ctx.segments.append(fixed("tool", "new tools message adjustment", -1))
+        if block:
+            ctx.segments.append(fixed("tool", "tools block adjustment", -1))
     if fmt:
         _format_constant(ctx, body, messages, fmt[0], bool(functions))
     ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice or body.function_call, bool(functions)))

@@ -58,7 +58,9 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
     fmt_block = response_format_block(*fmt) if fmt else None
     if block:
         message(ctx, "system", f"{block}\n\n{fmt_block}" if fmt_block else block, "tools message")
-        ctx.segments.append(fixed("tool", "Responses tools adjustment", -6))
+        # Rule 4: 6 fewer than Chat's new tools message (-1) on non-reasoning models; fitted on the
+        # reference cases, reasoning models pay Chat's non-reasoning price without the preamble.
+        ctx.segments.append(fixed("tool", "Responses tools adjustment", -1 if spec.reasoning else -7))
     elif fmt_block:
         message(ctx, "system", fmt_block, "response format message")
     if fmt_block:
