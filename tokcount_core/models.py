@@ -37,7 +37,6 @@ class ModelSpec:
     per_message: int = 3
     per_name: int = 1
     priming: int = 3
-    name_replaces_role: bool = False
     assistant_extra: int = 0
     # Tools (rules 4, 7, 9, 10)
     tool_renderer: Literal["2024", "2023"] = "2024"
@@ -79,9 +78,9 @@ def _family(name: str, **kw: Any) -> ModelSpec:
 
 
 FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
-    # gpt-3.5 / gpt-4 (cl100k). gpt-3.5-turbo-0301: 4 per message, name replaces role (rule 1).
+    # gpt-3.5 / gpt-4 (cl100k). gpt-3.5-turbo-0301: 4 per message, a name costs t(name) - 1 (cookbook).
     _family("gpt-3.5-turbo", **_CL100K, context_window=16_385, max_output=4_096),
-    _family("gpt-3.5-turbo-0301", **_CL100K, per_message=4, per_name=-1, name_replaces_role=True,
+    _family("gpt-3.5-turbo-0301", **_CL100K, per_message=4, per_name=-1,
             context_window=4_096, max_output=4_096),
     _family("gpt-3.5-turbo-16k", **_CL100K, context_window=16_385, max_output=4_096),
     _family("gpt-3.5-turbo-instruct", **_CL100K, context_window=4_096, max_output=4_096),
@@ -99,8 +98,9 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-4o-mini", **_O200K, image=_TILE_4O_MINI),
     _family("gpt-4o-audio-preview", **_O200K, image=_TILE_4O),
     _family("gpt-4o-mini-audio-preview", **_O200K, image=_TILE_4O_MINI),
-    _family("gpt-4o-search-preview", **_O200K, image=_TILE_4O),
-    _family("gpt-4o-mini-search-preview", **_O200K, image=_TILE_4O_MINI),
+    # Search models add hidden context and drop parts of the prompt (unknowable.jsonl.gz): flagged.
+    _family("gpt-4o-search-preview", **_O200K, image=_TILE_4O, unverified=True),
+    _family("gpt-4o-mini-search-preview", **_O200K, image=_TILE_4O_MINI, unverified=True),
     _family("gpt-4.1", **_O200K, context_window=1_047_576, max_output=32_768, image=_TILE_4O),
     _family("gpt-4.1-mini", **_O200K, context_window=1_047_576, max_output=32_768, image=_PATCH_41_MINI),
     _family("gpt-4.1-nano", **_O200K, context_window=1_047_576, max_output=32_768, image=_PATCH_41_NANO),
@@ -123,11 +123,12 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-5-nano", **{**_REASONING, "chat_tool_preamble": 81}, context_window=400_000,
             max_output=128_000, image=_PATCH_5_NANO),
     _family("gpt-5-pro", **_REASONING, context_window=400_000, max_output=272_000, image=_TILE_GPT5),
-    _family("gpt-5-codex", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    # Codex models: no exact reference case yet, and Codex traffic carries hidden context: flagged.
+    _family("gpt-5-codex", **_REASONING, unverified=True, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
     # *-chat variants are not reasoning models (rule 3).
     _family("gpt-5-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
     _family("gpt-5.1", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
-    _family("gpt-5.1-codex", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.1-codex", **_REASONING, unverified=True, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
     _family("gpt-5.1-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
     _family("gpt-5.2", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
     _family("gpt-5.2-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),

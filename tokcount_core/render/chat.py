@@ -116,7 +116,8 @@ def _history(ctx: RenderContext, messages: list[ChatMessage]) -> None:
             message(ctx, author, _text_of(ctx, msg, label), f"{label}: tool result", framing=6)
             continue
         if msg.role == "function":
-            message(ctx, msg.name or "", _text_of(ctx, msg, label), f"{label}: function result", framing=6)
+            # Legacy function results: 3 + t(name) + t(content) (hmarr/openai-chat-tokens, live-validated).
+            message(ctx, msg.name or "", _text_of(ctx, msg, label), f"{label}: function result")
             continue
         calls = [(c.id, c.function.name, c.function.arguments) for c in msg.tool_calls or [] if c.function]
         if msg.function_call is not None:

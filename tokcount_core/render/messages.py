@@ -17,15 +17,11 @@ def message(ctx: RenderContext, role: str, content: str, label: str, name: str |
     spec = ctx.spec
     out = ctx.segments
     out.append(fixed("overhead", f"{label}: framing", spec.per_message if framing is None else framing))
-    if name and spec.name_replaces_role:
-        out.append(text("overhead", f"{label}: name (replaces role)", name))
-        out.append(fixed("overhead", f"{label}: name framing", spec.per_name))
-    else:
-        out.append(text("overhead", f"{label}: role", role))
-        if name:
-            # A name equal to its role costs t(name) alone (rule 10).
-            out.append(fixed("overhead", f"{label}: name framing", 0 if name == role else spec.per_name))
-            out.append(text("overhead", f"{label}: name", name))
+    out.append(text("overhead", f"{label}: role", role))
+    if name:
+        # A name equal to its role costs t(name) alone (rule 10).
+        out.append(fixed("overhead", f"{label}: name framing", 0 if name == role else spec.per_name))
+        out.append(text("overhead", f"{label}: name", name))
     if content:
         out.append(text("text", f"{label}: content", content))
     if media:
