@@ -158,10 +158,11 @@ def _call_adjustment(ctx: RenderContext, item: FunctionCall | CustomToolCall, in
 def _reasoning(ctx: RenderContext, item: Reasoning, in_tool_loop: bool, label: str) -> None:
     """Hidden context: reasoning before a later user message is dropped (exact, 0 tokens). One in the
     current tool loop costs its hidden reasoning tokens + 2: estimated from the ciphertext size."""
-    if not item.encrypted_content and not item.summary and not item.content:
-        ctx.estimate(EstimateReason.REASONING_BY_ID)  # only an id: the server looks it up
-        return
     if not in_tool_loop:
+        return
+    if not item.encrypted_content:
+        # Without its ciphertext the server resolves the item by id from stored state.
+        ctx.estimate(EstimateReason.REASONING_BY_ID)
         return
     ctx.estimate(EstimateReason.REASONING_IN_TOOL_LOOP)
     try:
