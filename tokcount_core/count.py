@@ -21,6 +21,9 @@ from tokcount_core.result import CountResult, Details, ErrorCode, EstimateReason
 from tokcount_core.schema.requests import CHAT_ADAPTER, RESPONSES_ADAPTER, Api, detect_api
 
 _DEFAULT_LIMITS = Limits()
+_TAGS = frozenset({"message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
+                   "reasoning", "item_reference", "additional_tools", "hosted", "function", "custom", "text",
+                   "image", "file", "audio"})
 
 
 class RecordError(Exception):
@@ -107,12 +110,25 @@ def _load(request: Any, limits: Limits) -> dict[str, Any]:
     return request
 
 
+_UNION_BRANCHES = frozenset({"str", "int", "float", "bool", "dict", "list", "none"})
+
+
 def _validation_error(exc: ValidationError) -> RecordError:
-    first = exc.errors(include_url=False)[0]
-    where = ".".join(str(p) for p in first["loc"]) or "body"
-    code = ErrorCode.UNSUPPORTED_ITEM if first["type"] == "unsupported_item" else ErrorCode.INVALID_REQUEST
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return RecordError(code, f"{where}: {first['msg']}{more}")
+    """The most telling error, with its location as the request spells it (``input.3.content``)."""
+    errors = exc.errors(include_url=False)
+    # An unknown ``type`` on an object is unsupported; a non-object where an item belongs is invalid.
+    unsupported = [e for e in errors if e["type"] == "unsupported_item" and isinstance(e.get("input"), dict)]
+    first = unsupported[0] if unsupported else max(errors, key=lambda e: len(e["loc"]))
+    if first["type"] == "unsupported_item" and not unsupported:
+        first = {**first, "msg": f"expected an object, got {type(first.get('input')).__name__}"}
+    where = ".".join(str(p) for p in first["loc"] if not _is_branch(p)) or "body"
+    code = ErrorCode.UNSUPPORTED_ITEM if unsupported else ErrorCode.INVALID_REQUEST
+    return RecordError(code, f"{where}: {first['msg']}")
+
+
+def _is_branch(part: object) -> bool:
+    """Pydantic names union members in locations (``str``, ``list[...]``, tags); users never wrote those."""
+    return isinstance(part, str) and ("[" in part or part in _UNION_BRANCHES or part in _TAGS)
 
 
 def _as_date(value: Any) -> date | None:

@@ -9,8 +9,11 @@ import tiktoken
 from tokcount_core.load import load_mergeable_ranks
 
 # Split patterns and special tokens copied from tiktoken_ext/openai_public.py (tiktoken 0.14).
-_CL100K_PAT = (
-    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+_CL100K_PAT = "|".join(
+    [
+        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+""",
+        r"""\s++$|\s*[\r\n]|\s+(?!\S)|\s""",
+    ]
 )
 _O200K_PAT = "|".join(
     [

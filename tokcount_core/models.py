@@ -7,8 +7,9 @@ Sources: OpenAI cookbook "How to count tokens with tiktoken" (message framing), 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
+
 
 @dataclass(frozen=True)
 class ImageFormula:
@@ -128,7 +129,8 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     # *-chat variants are not reasoning models (rule 3).
     _family("gpt-5-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
     _family("gpt-5.1", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
-    _family("gpt-5.1-codex", **_REASONING, unverified=True, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.1-codex", **_REASONING, unverified=True, context_window=400_000, max_output=128_000,
+            image=_TILE_GPT5),
     _family("gpt-5.1-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
     _family("gpt-5.2", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
     _family("gpt-5.2-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),

@@ -6,11 +6,9 @@ Constants and their sources are in ``tokcount_core/models.py``; this module only
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from dataclasses import field
+from dataclasses import dataclass, field, replace
 
 from tokcount_core.models import FAMILIES, PROVIDERS_COUNTED_AS_OPENAI, ModelSpec
-
 
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
 

@@ -17,7 +17,7 @@ from tokcount_core.render.tool_choice import tool_choice_cost
 from tokcount_core.render.tools import tools_block
 from tokcount_core.schema.chat import ChatMessage
 from tokcount_core.schema.requests import ChatBody
-from tokcount_core.schema.tools import CustomTool, FunctionTool, HostedTool
+from tokcount_core.schema.tools import FunctionTool, HostedTool
 
 _INSTRUCTION_ROLES = ("system", "developer")
 

@@ -94,7 +94,7 @@ def _item_tag(value: Any) -> str | None:
         if kind is None:
             return "message"  # EasyInputMessage: {"role": ..., "content": ...}
         return _TAGGED.get(kind) if isinstance(kind, str) else None
-    return _TAGGED.get(getattr(value, "type", ""), None)
+    return _TAGGED.get(getattr(value, "type", ""))
 
 
 Item = Annotated[

@@ -1,0 +1,181 @@
+"""The public surface of ``tokcount_core``: shapes, errors as data, results and their views."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from tokcount_core import CountResult, ErrorCode, count, count_many, default_registry
+from tokcount_core.load import VocabularyError, load_mergeable_ranks
+from tokcount_core.schema.requests import detect_api
+
+CHAT = {"model": "gpt-4o", "messages": [{"role": "system", "content": "Be brief."},
+                                        {"role": "user", "content": "Hello there"}]}
+
+
+def test_chat_matches_cookbook_formula():
+    # 3 per message + role + content, + 3 priming (OpenAI cookbook).
+    result = count(CHAT)
+    assert result.api == "chat"
+    assert result.input_tokens == (3 + 1 + 3) + (3 + 1 + 2) + 3
+    assert result.encoding == "o200k_base"
+
+
+@pytest.mark.parametrize("body, api", [
+    ({"model": "gpt-5", "input": "hi"}, "responses"),
+    ({"model": "gpt-5", "input": [{"role": "user", "content": "hi"}], "max_output_tokens": 5}, "responses"),
+    ({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": "hi"}]}, "bifrost"),
+    ({"model": "gpt-4o", "messages": [{"type": "message", "role": "user", "content": "hi"}],
+      "fallbacks": ["openai/gpt-4o-mini"]}, "bifrost"),
+    ({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}, "chat"),
+])
+def test_shape_detection(body, api):
+    assert detect_api(body) == api
+
+
+def test_bifrost_counts_as_responses_and_has_its_shape():
+    bifrost = count({"model": "openai/gpt-5", "messages": [{"role": "user", "content": "Tell me a joke."}]},
+                    return_tokens=True)
+    assert bifrost.input_tokens == 11
+    shape = bifrost.bifrost_response()
+    assert shape["input_tokens"] == 11 and shape["total_tokens"] == 11
+    assert sum(shape["input_tokens_details"][k] for k in ("text_tokens", "audio_tokens", "image_tokens")) == 11
+    assert "".join(shape["token_strings"]) == "userTell me a joke."
+
+
+def test_openai_shape_and_bytes_input():
+    result = count(b'{"model":"gpt-5","input":"Tell me a joke."}')
+    assert result.openai_response() == {"object": "response.input_tokens", "input_tokens": 11}
+
+
+def test_model_override_and_default():
+    body = {"messages": [{"role": "user", "content": "hi"}]}
+    assert count(body).error_code == ErrorCode.MISSING_MODEL
+    assert count(body, default_model="gpt-4o").model == "gpt-4o"
+    assert count({**body, "model": "my-azure-deployment"}, model="gpt-4o-2024-08-06").input_tokens == 8
+
+
+@pytest.mark.parametrize("request_body, code, field", [
+    (b"{not json", ErrorCode.INVALID_JSON, "JSON"),
+    ("[1, 2]", ErrorCode.INVALID_REQUEST, "body"),
+    ({"model": "gpt-9000", "input": "x"}, ErrorCode.UNKNOWN_MODEL, "model"),
+    ({"model": "anthropic/claude-sonnet-4", "input": "x"}, ErrorCode.UNSUPPORTED_PROVIDER, "model"),
+    ({"model": "gpt-4o", "input": [{"type": "telepathy_call"}]}, ErrorCode.UNSUPPORTED_ITEM, "input.0"),
+    ({"model": "gpt-4o", "input": "x", "tools": [{"type": "teleport"}]}, ErrorCode.UNSUPPORTED_ITEM, "tools.0"),
+    ({"model": "gpt-4o", "messages": [{"role": "user", "content": [None]}]}, ErrorCode.INVALID_REQUEST,
+     "messages.0.content"),
+    ({"model": "gpt-4o", "input": 5}, ErrorCode.INVALID_REQUEST, "input"),
+])
+def test_errors_are_rows_naming_the_field(request_body, code, field):
+    result = count(request_body)
+    assert result.error_code == code
+    assert result.input_tokens is None
+    assert field in result.error_message
+
+
+def test_unknown_model_can_be_mapped_and_is_then_estimated():
+    registry = default_registry().with_overrides(unknown_model_encoding="o200k_base")
+    result = count({"model": "my-finetune", "input": "hi"}, registry=registry)
+    assert result.input_tokens is not None and result.estimated
+    assert result.estimate_reasons == ["unmapped_model"]
+    aliased = count({"model": "prod-chat", "input": "Tell me a joke."},
+                    registry=default_registry().with_overrides(aliases={"prod-chat": "gpt-5"}))
+    assert aliased.input_tokens == 11 and not aliased.estimated
+
+
+def test_dated_snapshots_and_azure_names_resolve():
+    registry = default_registry()
+    assert registry.resolve("gpt-4o-2024-08-06")[0].family == "gpt-4o"
+    assert registry.resolve("gpt-4o-mini-2024-07-18")[0].family == "gpt-4o-mini"
+    assert registry.resolve("azure/gpt-35-turbo")[0].family == "gpt-3.5-turbo"
+    assert registry.resolve("gpt-5.4-mini-2026-03-17")[0].family == "gpt-5.4-mini"
+    assert registry.resolve("gpt-oss-120b")[0].encoding == "o200k_harmony"
+
+
+def test_unknowable_context_is_flagged_with_reasons():
+    result = count({"model": "gpt-5", "previous_response_id": "resp_1", "input": [
+        {"type": "item_reference", "id": "msg_1"},
+        {"role": "user", "content": [{"type": "input_image", "image_url": "https://example.com/a.png"}]}]})
+    assert result.estimated
+    assert set(result.estimate_reasons) == {"previous_response_id", "item_reference", "image_size_unknown"}
+
+
+def test_web_search_on_gpt4o_is_an_exact_constant():
+    plain = count({"model": "gpt-4o", "input": "hi"})
+    searched = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}]})
+    assert searched.input_tokens == plain.input_tokens + 294 and not searched.estimated
+    assert count({"model": "gpt-5", "input": "hi", "tools": [{"type": "web_search"}]}).estimated
+
+
+def test_every_item_and_tool_type_parses():
+    items = [
+        {"role": "developer", "content": "d"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "a"}]},
+        {"type": "function_call", "name": "f", "arguments": "{}", "call_id": "c1"},
+        {"type": "function_call_output", "call_id": "c1", "output": "ok"},
+        {"type": "custom_tool_call", "name": "g", "input": "raw", "call_id": "c2"},
+        {"type": "custom_tool_call_output", "call_id": "c2", "output": "ok"},
+        {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "s"}]},
+        *({"type": t, "id": f"x{i}"} for i, t in enumerate((
+            "computer_call", "computer_call_output", "web_search_call", "file_search_call",
+            "code_interpreter_call", "image_generation_call", "local_shell_call", "local_shell_call_output",
+            "mcp_list_tools", "mcp_approval_request", "mcp_approval_response", "mcp_call"))),
+        {"type": "item_reference", "id": "msg_9"},
+        {"role": "user", "content": [{"type": "input_text", "text": "u"},
+                                     {"type": "input_file", "file_id": "file-1"}]},
+    ]
+    tools = [{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}},
+             {"type": "custom", "name": "g", "format": {"type": "grammar", "syntax": "lark", "definition": "x"}},
+             *({"type": t} for t in ("file_search", "web_search", "computer_use_preview", "mcp",
+                                     "code_interpreter", "image_generation", "local_shell"))]
+    result = count({"model": "gpt-5", "input": items, "tools": tools})
+    assert result.error_code is None, result.error_message
+    assert result.estimated and result.input_tokens > 0
+
+
+def test_explain_segments_add_up():
+    result = count({"model": "gpt-4o", "input": "hi", "instructions": "be kind",
+                    "tools": [{"type": "function", "name": "f", "description": "does f",
+                               "parameters": {"type": "object", "properties": {"a": {"type": "string"}}}}]},
+                   explain=True)
+    assert sum(s.tokens for s in result.segments) == result.input_tokens
+    assert any("namespace functions" in (s.text or "") for s in result.segments)
+
+
+def test_details_sum_and_rules_version():
+    result = count(CHAT)
+    assert result.input_tokens_details.total() == result.input_tokens
+    assert result.rules_version
+    assert CountResult.model_validate(result.model_dump()) == result
+
+
+def test_as_of_selects_the_march_2025_era():
+    body = {"model": "gpt-4o", "input": "Tell me a joke."}
+    assert count(body, as_of="2025-03-20").input_tokens == count(body).input_tokens + 18
+
+
+def test_count_many_keeps_order_and_errors():
+    results = count_many([CHAT, b"nope", {"model": "gpt-5", "input": "Tell me a joke."}])
+    assert [r.error_code for r in results] == [None, ErrorCode.INVALID_JSON, None]
+    assert results[2].input_tokens == 11
+
+
+def test_tokenizer_panic_becomes_an_error_row():
+    result = count({"model": "gpt-4o", "input": " " * 1_000_000 + "x"})
+    assert result.error_code in (None, ErrorCode.TOO_LARGE)
+
+
+def test_vocabulary_hash_is_checked(tmp_path, monkeypatch):
+    source = load_mergeable_ranks("cl100k_base")
+    assert len(source) == 100256
+    tampered = b"".join(b"YQ== %d\n" % i for i in range(3))
+    (tmp_path / "cl100k_base.tiktoken.gz").write_bytes(gzip.compress(tampered))
+    monkeypatch.setenv("TOKCOUNT_VOCAB_DIR", str(tmp_path))
+    with pytest.raises(VocabularyError, match="sha256"):
+        load_mergeable_ranks("cl100k_base")
+
+
+def test_results_serialise_to_json():
+    assert json.loads(count(CHAT).model_dump_json())["input_tokens"] == 16

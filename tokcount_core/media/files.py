@@ -1,0 +1,125 @@
+"""Text (and page count) of an attached file: PDFs through pypdf, text files decoded as UTF-8.
+
+Bounded work: the page count is checked before any extraction, extraction stops as soon as the
+text passes ``max_chars`` or a pooled budget of content operations is spent (nested forms cannot
+blow it up), and pypdf's own decompression limits stop stream bombs. Any failure
+inside pypdf becomes ``InvalidMedia``: a malformed file is an error result, never a crash.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import PurePosixPath
+from typing import Any
+
+from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
+
+# File types read as text. OpenAI's file inputs accept PDFs and text-like files (docs "File
+# inputs"); binary office formats are not read here.
+TEXT_MIMES = frozenset({
+    "application/json", "application/xml", "application/x-yaml", "application/yaml", "application/toml",
+    "application/javascript", "application/x-javascript", "application/typescript", "application/sql",
+    "application/x-sh", "application/x-python", "application/csv", "application/x-ndjson",
+    "application/ld+json", "application/xhtml+xml", "application/x-tex", "application/rtf",
+})
+TEXT_EXTENSIONS = frozenset({
+    ".txt", ".md", ".markdown", ".rst", ".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".xml", ".yaml",
+    ".yml", ".toml", ".ini", ".cfg", ".conf", ".log", ".html", ".htm", ".css", ".js", ".mjs", ".ts",
+    ".tsx", ".jsx", ".py", ".rb", ".go", ".rs", ".java", ".kt", ".c", ".h", ".cc", ".cpp", ".hpp", ".cs",
+    ".php", ".sh", ".bash", ".zsh", ".sql", ".tex", ".r", ".swift", ".scala", ".lua", ".pl", ".vue",
+})
+# PDF 32000-1:2008 7.5.2: the header "%PDF-" starts the file; readers accept it within the
+# first 1024 bytes (leading junk is common).
+_PDF_MAGIC = b"%PDF-"
+_PDF_MAGIC_WINDOW = 1024
+# Content-stream operations pypdf may run per page of the document, pooled over all pages: text
+# extraction costs ~10-20 us per operation, and nested form XObjects can multiply operations
+# without bound. A dense text page has a few thousand; this budget keeps the worst case
+# proportional to the page count (itself capped by max_pages) and deterministic.
+PDF_OPERATIONS_PER_PAGE = 10_000
+
+
+def file_text_and_pages(data: bytes, mime: str | None, filename: str | None, max_pages: int,
+                        max_chars: int) -> tuple[str, int]:
+    """``(text, pages)``: a PDF's extracted text and page count, or a text file's text and 0 pages.
+
+    Raises ``MediaTooLarge`` past ``max_pages`` / ``max_chars`` and ``InvalidMedia`` for corrupt,
+    encrypted or unsupported files.
+    """
+    mime = (mime or "").split(";")[0].strip().lower()
+    suffix = PurePosixPath(filename or "").suffix.lower()
+    if _PDF_MAGIC in data[:_PDF_MAGIC_WINDOW]:
+        return _pdf(data, max_pages, max_chars)
+    if mime == "application/pdf" or suffix == ".pdf":
+        raise InvalidMedia("file declared as PDF has no %PDF- header")
+    if mime.startswith("text/") or mime in TEXT_MIMES or suffix in TEXT_EXTENSIONS:
+        return _text(data, max_chars), 0
+    raise InvalidMedia(f"unsupported file type (mime {mime or None!r}, name {filename!r})")
+
+
+def _text(data: bytes, max_chars: int) -> str:
+    if len(data) > 4 * max_chars + 4:  # a UTF-8 character takes at most 4 bytes: surely too long
+        raise MediaTooLarge(f"text file over the limit of {max_chars} characters")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidMedia(f"text file is not valid UTF-8 (byte {exc.start})") from None
+    text = text.removeprefix("\ufeff")
+    if len(text) > max_chars:
+        raise MediaTooLarge(f"text file has {len(text)} characters, over the limit of {max_chars}")
+    return text
+
+
+class _OverBudget(Exception):
+    """Raised from inside pypdf's content-stream walk to stop it early."""
+
+
+def _pdf(data: bytes, max_pages: int, max_chars: int) -> tuple[str, int]:
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import LimitReachedError
+    except ImportError as exc:  # pragma: no cover - pypdf is a runtime dependency
+        raise InvalidMedia("PDF support needs the 'pypdf' package") from exc
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            raise InvalidMedia("encrypted PDF")
+        pages = len(reader.pages)
+        if pages == 0:
+            raise InvalidMedia("PDF has no pages")
+        if pages > max_pages:
+            raise MediaTooLarge(f"PDF has {pages} pages, over the limit of {max_pages}")
+        return _pdf_text(reader, pages, max_chars), pages
+    except InvalidMedia:
+        raise
+    except (_OverBudget, LimitReachedError) as exc:
+        raise MediaTooLarge(f"PDF over a processing limit: {exc}") from None
+    except RecursionError:
+        raise InvalidMedia("malformed PDF: nesting too deep") from None
+    except Exception as exc:  # pypdf raises many types (and bare ones) on malformed input
+        raise InvalidMedia(f"malformed PDF: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _pdf_text(reader: Any, pages: int, max_chars: int) -> str:
+    """Page texts joined by newlines, stopping as soon as a budget (operations, chars) is spent."""
+    operations = PDF_OPERATIONS_PER_PAGE * pages
+    chars = 0
+
+    def count_operation(*_: Any) -> None:
+        nonlocal operations
+        operations -= 1
+        if operations < 0:
+            raise _OverBudget(f"more than {PDF_OPERATIONS_PER_PAGE} content operations per page")
+
+    def count_text(text: str, *_: Any) -> None:
+        nonlocal chars
+        chars += len(text)
+        if chars > max_chars:
+            raise _OverBudget(f"text over the limit of {max_chars} characters")
+
+    parts = [page.extract_text(visitor_operand_before=count_operation, visitor_text=count_text) or ""
+             for page in reader.pages]
+    text = "\n".join(parts)
+    if len(text) > max_chars:
+        raise MediaTooLarge(f"PDF text has {len(text)} characters, over the limit of {max_chars}")
+    return text
