@@ -16,7 +16,7 @@ import struct
 import time
 import wave
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -467,18 +467,8 @@ def test_audio_tokens_rate() -> None:
 
 # --- files -------------------------------------------------------------------------------------------
 
-def pdf_bytes(pages: list[bytes], *, filters: str = "") -> bytes:
-    """A minimal valid PDF: one Helvetica text page per content stream (built by hand, no writer)."""
-    n = len(pages)
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(n))
-               + b"] /Count %d >>" % n,
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
-    for i, content in enumerate(pages):
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >>"
-                       b" /Contents %d 0 R >>" % (5 + 2 * i))
-        objects.append(b"<< /Length %d %s>>\nstream\n" % (len(content), filters.encode()) + content
-                       + b"\nendstream")
+def assemble_pdf(objects: list[bytes]) -> bytes:
+    """A PDF file from object bodies numbered from 1 (object 1 is the catalog), with a valid xref."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -489,6 +479,29 @@ def pdf_bytes(pages: list[bytes], *, filters: str = "") -> bytes:
     out += b"".join(b"%010d 00000 n \n" % off for off in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     return bytes(out)
+
+
+def stream(content: bytes, extra: bytes = b"") -> bytes:
+    return b"<< /Length %d %s>>\nstream\n" % (len(content), extra) + content + b"\nendstream"
+
+
+def pdf_bytes(pages: list[bytes], *, filters: str = "", xobjects: Sequence[bytes] = ()) -> bytes:
+    """A minimal valid PDF, built by hand: one Helvetica page per content stream. ``xobjects``
+    are form streams numbered from 4 on, available to every page as /X0, /X1, ..."""
+    n, first_page = len(pages), 4 + len(xobjects)
+    names = b" ".join(b"/X%d %d 0 R" % (i, 4 + i) for i in range(len(xobjects)))
+    resources = b"<< /Font << /F1 3 0 R >> /XObject << " + names + b" >> >>"
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [" + b" ".join(b"%d 0 R" % (first_page + 2 * i) for i in range(n))
+               + b"] /Count %d >>" % n,
+               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects += [stream(body, b"/Type /XObject /Subtype /Form /BBox [0 0 10 10] /Resources " + resources + b" ")
+                for body in xobjects]
+    for i, content in enumerate(pages):
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources " + resources
+                       + b" /Contents %d 0 R >>" % (first_page + 2 * i + 1))
+        objects.append(stream(content, filters.encode()))
+    return assemble_pdf(objects)
 
 
 def text_page(text: str) -> bytes:
@@ -505,7 +518,7 @@ def test_pdf_text_and_pages() -> None:
 
 
 def test_pdf_limits() -> None:
-    raw = pdf_bytes([text_page("page %d" % i) for i in range(5)])
+    raw = pdf_bytes([text_page(f"page {i}") for i in range(5)])
     with pytest.raises(MediaTooLarge):
         media.file_text_and_pages(raw, "application/pdf", None, 4, 10_000)
     with pytest.raises(MediaTooLarge):
@@ -519,6 +532,19 @@ def test_pdf_decompression_bomb_is_refused_fast() -> None:
     with pytest.raises(InvalidMedia):
         media.file_text_and_pages(raw, "application/pdf", None, 10, 1_000_000)
     assert time.perf_counter() - start < 10
+
+
+def test_pdf_operation_bombs_are_refused_fast() -> None:
+    # Millions of cheap-to-store, slow-to-interpret operators, and forms drawing forms (10^8 draws).
+    many_ops = zlib.compress(b"BT /F1 12 Tf 72 720 Td " + b"() Tj " * 3_000_000 + b"ET", 9)
+    forms = [b"/X1 Do " * 100, b"/X2 Do " * 100, b"/X3 Do " * 100, b"BT /F1 1 Tf (x) Tj ET"]
+    for raw in (pdf_bytes([many_ops], filters="/Filter /FlateDecode "),
+                pdf_bytes([b"/X0 Do " * 100], xobjects=forms),
+                pdf_bytes([b"/X0 Do"], xobjects=[b"() Tj " * 1_000_000])):  # one 6 MB form
+        start = time.perf_counter()
+        with pytest.raises(MediaTooLarge):
+            media.file_text_and_pages(raw, "application/pdf", None, 10, 10_000_000)
+        assert time.perf_counter() - start < 5
 
 
 @pytest.mark.parametrize("raw", [

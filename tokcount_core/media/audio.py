@@ -51,8 +51,8 @@ def audio_duration_seconds(data: bytes, fmt: str | None) -> float:
         return _flac(data)
     if data[:4] == b"OggS":
         return _ogg(data)
-    if data[:3] == b"ID3" or data[:2] in (b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xfa") \
-            or (fmt or "").lower() in ("mp3", "mpeg", "audio/mpeg"):
+    frame_sync = len(data) >= 2 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0  # 11 set bits
+    if data[:3] == b"ID3" or frame_sync or (fmt or "").lower() in ("mp3", "mpeg", "audio/mpeg"):
         return _mp3(data)
     raise InvalidMedia(f"unsupported or unrecognised audio format (declared {fmt!r})")
 

@@ -20,7 +20,7 @@ TEXT_MIMES = frozenset({
     "application/json", "application/xml", "application/x-yaml", "application/yaml", "application/toml",
     "application/javascript", "application/x-javascript", "application/typescript", "application/sql",
     "application/x-sh", "application/x-python", "application/csv", "application/x-ndjson",
-    "application/ld+json", "application/xhtml+xml", "application/x-tex", "application/rtf",
+    "application/ld+json", "application/xhtml+xml", "application/x-tex",
 })
 TEXT_EXTENSIONS = frozenset({
     ".txt", ".md", ".markdown", ".rst", ".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".xml", ".yaml",
@@ -37,6 +37,10 @@ _PDF_MAGIC_WINDOW = 1024
 # without bound. A dense text page has a few thousand; this budget keeps the worst case
 # proportional to the page count (itself capped by max_pages) and deterministic.
 PDF_OPERATIONS_PER_PAGE = 10_000
+# Decoded content-stream bytes (pages and the forms they use), pooled likewise and checked before
+# pypdf parses them (~5 MB/s). Text pages take 5-50 KB; the floor leaves room for one heavy page.
+PDF_CONTENT_BYTES_PER_PAGE = 256 * 1024
+PDF_CONTENT_BYTES_FLOOR = 4 * 1024 * 1024
 
 
 def file_text_and_pages(data: bytes, mime: str | None, filename: str | None, max_pages: int,
@@ -89,6 +93,7 @@ def _pdf(data: bytes, max_pages: int, max_chars: int) -> tuple[str, int]:
             raise InvalidMedia("PDF has no pages")
         if pages > max_pages:
             raise MediaTooLarge(f"PDF has {pages} pages, over the limit of {max_pages}")
+        _check_content_size(reader, max(PDF_CONTENT_BYTES_FLOOR, PDF_CONTENT_BYTES_PER_PAGE * pages))
         return _pdf_text(reader, pages, max_chars), pages
     except InvalidMedia:
         raise
@@ -98,6 +103,45 @@ def _pdf(data: bytes, max_pages: int, max_chars: int) -> tuple[str, int]:
         raise InvalidMedia("malformed PDF: nesting too deep") from None
     except Exception as exc:  # pypdf raises many types (and bare ones) on malformed input
         raise InvalidMedia(f"malformed PDF: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _check_content_size(reader: Any, budget: int) -> None:
+    """Sum the decoded sizes of page contents and of the form XObjects reachable from them.
+
+    Each stream is decoded once (pypdf caches it for the extraction that follows) and counted
+    once; the walk stops as soon as the budget is spent, so the decoding work stays bounded.
+    """
+    seen: set[tuple[str, int]] = set()
+    total = 0
+
+    def add(node: Any) -> None:
+        nonlocal total
+        ref = getattr(node, "idnum", None)
+        obj = node.get_object()
+        key = ("ref", ref) if ref is not None else ("direct", id(obj))
+        if key in seen:
+            return
+        seen.add(key)
+        if isinstance(obj, list):  # an array of content streams
+            for item in obj:
+                add(item)
+            return
+        if hasattr(obj, "get_data"):
+            total += len(obj.get_data())
+            if total > budget:
+                raise _OverBudget(f"more than {budget} bytes of page content")
+            add_forms(obj.get("/Resources"))
+
+    def add_forms(resources: Any) -> None:
+        xobjects = resources.get_object().get("/XObject") if resources is not None else None
+        for value in (xobjects.get_object().values() if xobjects is not None else ()):
+            if value.get_object().get("/Subtype") == "/Form":
+                add(value)
+
+    for page in reader.pages:
+        if "/Contents" in page:
+            add(page.raw_get("/Contents"))
+        add_forms(page.get("/Resources"))
 
 
 def _pdf_text(reader: Any, pages: int, max_chars: int) -> str:

@@ -17,6 +17,8 @@ def image_segment(ctx: RenderContext, part: ImagePart) -> Segment:
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
         return fixed("image", "image (model without a known image formula)", 0)
     detail = part.effective_detail
+    if detail not in ("auto", "high", "low"):
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)  # e.g. "original": priced as high, cost not documented
     if url and url.startswith("data:"):
         _, raw = media.decode_data_url(url, ctx.limits.max_media_bytes)
         width, height = media.image_size(raw)
