@@ -9,8 +9,12 @@ inside pypdf becomes ``InvalidMedia``: a malformed file is an error result, neve
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import PurePosixPath
 from typing import Any
+
+from pypdf import PdfReader
+from pypdf.errors import LimitReachedError
 
 from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
 
@@ -74,16 +78,15 @@ def _text(data: bytes, max_chars: int) -> str:
     return text
 
 
+# Malformed PDFs are data to us (they become error rows), not news for the operator's console.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
 class _OverBudget(Exception):
     """Raised from inside pypdf's content-stream walk to stop it early."""
 
 
 def _pdf(data: bytes, max_pages: int, max_chars: int) -> tuple[str, int]:
-    try:
-        from pypdf import PdfReader
-        from pypdf.errors import LimitReachedError
-    except ImportError as exc:  # pragma: no cover - pypdf is a runtime dependency
-        raise InvalidMedia("PDF support needs the 'pypdf' package") from exc
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
