@@ -76,14 +76,14 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
     model_name = model or body.get("model") or default_model
     if not isinstance(model_name, str) or not model_name:
         raise RecordError(ErrorCode.MISSING_MODEL, "model: no model in the request and no default model given")
+    day = _as_date(as_of)
     try:
-        spec, mapped = registry.resolve(model_name)
+        spec, mapped = registry.resolve(model_name, day)
     except UnsupportedProvider as exc:
         raise RecordError(ErrorCode.UNSUPPORTED_PROVIDER, f"model: {exc}") from exc
     except UnknownModel as exc:
         raise RecordError(ErrorCode.UNKNOWN_MODEL, f"model: {exc}") from exc
-    ctx = RenderContext(spec=spec, api="chat" if kind == "chat" else "responses", as_of=_as_date(as_of),
-                        limits=limits)
+    ctx = RenderContext(spec=spec, api="chat" if kind == "chat" else "responses", as_of=day, limits=limits)
     if mapped:
         ctx.estimate(EstimateReason.UNMAPPED_MODEL if spec.family == "unknown" else EstimateReason.UNVERIFIED_RULE)
     try:

@@ -8,6 +8,7 @@ Sources: OpenAI cookbook "How to count tokens with tiktoken" (message framing), 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Literal
 
 
@@ -49,6 +50,13 @@ class ModelSpec:
     unverified: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
+
+# Aliases that pointed at an older snapshot until a date (OpenAI's model deprecation page: the
+# gpt-3.5-turbo and gpt-4 aliases moved to the -0613 snapshots on 2023-06-27). Confirmed by
+# reference cases that the API resolved to gpt-3.5-turbo-0301 in April 2023.
+DATED_ALIASES: dict[str, tuple[tuple[date, str], ...]] = {
+    "gpt-3.5-turbo": ((date(2023, 6, 27), "gpt-3.5-turbo-0301"),),
+}
 
 # Providers whose models Bifrost forwards to OpenAI's own counting (Bifrost docs: provider/model).
 PROVIDERS_COUNTED_AS_OPENAI = frozenset({"openai", "azure"})

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from datetime import date
 
-from tokcount_core.models import FAMILIES, PROVIDERS_COUNTED_AS_OPENAI, ModelSpec
+from tokcount_core.models import DATED_ALIASES, FAMILIES, PROVIDERS_COUNTED_AS_OPENAI, ModelSpec
 
 _DATE_SUFFIX = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{4})$")
 
@@ -30,8 +31,9 @@ class Registry:
     unknown_model_encoding: str | None = None
     extra_providers: frozenset[str] = frozenset()
 
-    def resolve(self, model: str) -> tuple[ModelSpec, bool]:
-        """The spec for ``model`` and whether it was only mapped (so the count is an estimate)."""
+    def resolve(self, model: str, as_of: date | None = None) -> tuple[ModelSpec, bool]:
+        """The spec for ``model`` (as the alias stood on ``as_of``) and whether it was only mapped,
+        so that the count is an estimate."""
         name = model.strip()
         if "/" in name:
             provider, _, name = name.partition("/")
@@ -39,6 +41,8 @@ class Registry:
                 raise UnsupportedProvider(f"provider {provider!r} is not counted by OpenAI's rules")
         name = name.lower()
         name = self.aliases.get(name, name)
+        if as_of is not None:
+            name = next((snapshot for until, snapshot in DATED_ALIASES.get(name, ()) if as_of < until), name)
         spec = self._lookup(name)
         if spec is not None:
             return replace(spec, name=name), spec.unverified

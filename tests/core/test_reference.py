@@ -34,7 +34,7 @@ OUTLIERS = {
     # Recordings that contradict re-recordings of the same request (server state or edited cassettes).
     "noise": {"openinference-77", "crewai-1429", "crewai-1430", "mirascope-589", "mirascope-636",
               "pydanticai-337", "otelcontrib-150", "pydanticai-256", "pydanticai-453", "mirascope-227",
-              "mirascope-674", "rubyopenai-22", "rubyopenai-18", "crewai-8", "logfire-1",
+              "mirascope-674", "crewai-8", "logfire-1",
               "pydanticai-211", "pydanticai-345", "pydanticai-341", "pydanticai-377", "pydanticai-141",
               "pydanticai-201", "pydanticai-108"},
     # Launch-era docs examples with no recording date (the March 2025 +18 era applies; README rule 5).
