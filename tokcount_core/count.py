@@ -177,7 +177,20 @@ def _encode(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -
     )
 
 
+# Role headers, names and other short strings repeat on every record: encode each once per process.
+_SHORT = 48
+_short_cache: dict[tuple[str, str], list[int]] = {}
+
+
 def _safe_encode(encoder: Any, value: str, label: str) -> list[int]:
+    if len(value) <= _SHORT:
+        key = (encoder.name, value)
+        ids = _short_cache.get(key)
+        if ids is None:
+            if len(_short_cache) > 100_000:
+                _short_cache.clear()
+            ids = _short_cache[key] = encoder.encode_ordinary(value)
+        return ids
     try:
         return encoder.encode_ordinary(value)
     except BaseException as exc:  # tiktoken's Rust panics are BaseException, not Exception

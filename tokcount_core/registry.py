@@ -30,6 +30,8 @@ class Registry:
     aliases: dict[str, str] = field(default_factory=dict)
     unknown_model_encoding: str | None = None
     extra_providers: frozenset[str] = frozenset()
+    # Resolved names, so the per-record cost is a dict lookup (the hot path).
+    _resolved: dict[str, tuple[ModelSpec, bool] | None] = field(default_factory=dict, repr=False, compare=False)
 
     def resolve(self, model: str, as_of: date | None = None) -> tuple[ModelSpec, bool]:
         """The spec for ``model`` (as the alias stood on ``as_of``) and whether it was only mapped,
@@ -43,9 +45,12 @@ class Registry:
         name = self.aliases.get(name, name)
         if as_of is not None:
             name = next((snapshot for until, snapshot in DATED_ALIASES.get(name, ()) if as_of < until), name)
-        spec = self._lookup(name)
-        if spec is not None:
-            return replace(spec, name=name), spec.unverified
+        if name not in self._resolved:
+            spec = self._lookup(name)
+            self._resolved[name] = (replace(spec, name=name), spec.unverified) if spec else None
+        found = self._resolved[name]
+        if found is not None:
+            return found
         if self.unknown_model_encoding:
             return ModelSpec(name=name, family="unknown", encoding=self.unknown_model_encoding), True
         raise UnknownModel(f"unknown model {model!r}")
