@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from tokcount_core.encoding import get_encoding
+from tokcount_core.encoding import encode_ordinary, get_encoding
 from tokcount_core.limits import Limits
 from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
 from tokcount_core.registry import Registry, UnknownModel, UnsupportedProvider, default_registry
@@ -192,7 +192,7 @@ def _safe_encode(encoder: Any, value: str, label: str) -> list[int]:
             ids = _short_cache[key] = encoder.encode_ordinary(value)
         return ids
     try:
-        return encoder.encode_ordinary(value)
+        return encode_ordinary(encoder, value)
     except BaseException as exc:  # tiktoken's Rust panics are BaseException, not Exception
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import re
 
+import regex
 import tiktoken
 
 from tokcount_core.load import load_mergeable_ranks
@@ -51,6 +53,10 @@ _SPECIALS["o200k_harmony"] = {
 
 _VOCAB = {"cl100k_base": ("cl100k_base", _CL100K_PAT), "o200k_base": ("o200k_base", _O200K_PAT),
           "o200k_harmony": ("o200k_base", _O200K_PAT)}
+# tiktoken's Rust regex overflows its stack (a panic, not an Exception) on whitespace runs somewhere
+# between 300k and 1M characters; from this length on we split pieces in Python instead.
+LONG_WHITESPACE = 65_536
+_LONG_RUN = re.compile(rf"\s{{{LONG_WHITESPACE}}}")
 
 ENCODING_NAMES = tuple(_VOCAB)
 
@@ -70,3 +76,30 @@ def get_encoding(name: str) -> tiktoken.Encoding:
 @functools.cache
 def _ranks(vocab: str) -> dict[bytes, int]:
     return load_mergeable_ranks(vocab)
+
+
+def encode_ordinary(encoding: tiktoken.Encoding, text: str) -> list[int]:
+    """``encoding.encode_ordinary`` that also copes with huge whitespace runs.
+
+    The fallback splits with the same pattern using the ``regex`` module (what tiktoken's own
+    educational implementation does) and runs tiktoken's BPE on each piece: identical tokens
+    (checked in tests against tiktoken on random text), bounded time, no panic.
+    """
+    if len(text) >= LONG_WHITESPACE and _LONG_RUN.search(text):
+        return _encode_by_pieces(encoding, text)
+    return encoding.encode_ordinary(text)
+
+
+def _encode_by_pieces(encoding: tiktoken.Encoding, text: str) -> list[int]:
+    # Lone surrogates become U+FFFD, as tiktoken's encode_ordinary does.
+    text = text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    splitter = _splitter(encoding.name)
+    out: list[int] = []
+    for piece in splitter.findall(text):
+        out.extend(encoding._encode_single_piece(piece.encode("utf-8")))
+    return out
+
+
+@functools.cache
+def _splitter(name: str) -> regex.Pattern[str]:
+    return regex.compile(_VOCAB[name][1])
