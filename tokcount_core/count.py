@@ -10,12 +10,11 @@ import orjson
 from pydantic import ValidationError
 
 from tokcount_core.encoding import encode_ordinary, get_encoding
-from tokcount_core.limits import Limits
+from tokcount_core.limits import Limits, TooLarge
 from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
 from tokcount_core.registry import Registry, UnknownModel, UnsupportedProvider, default_registry
 from tokcount_core.render.chat import render_chat
 from tokcount_core.render.context import RenderContext
-from tokcount_core.render.messages import TooManyItems
 from tokcount_core.render.responses import render_responses
 from tokcount_core.result import CountResult, Details, ErrorCode, EstimateReason, SegmentView
 from tokcount_core.schema.requests import CHAT_ADAPTER, RESPONSES_ADAPTER, Api, detect_api
@@ -57,7 +56,7 @@ def count(
                       explain, return_tokens)
     except RecordError as exc:
         return CountResult.failure(exc.code, str(exc))
-    except (MediaTooLarge, TooManyItems, RecursionError) as exc:
+    except (MediaTooLarge, TooLarge, RecursionError) as exc:
         return CountResult.failure(ErrorCode.TOO_LARGE, f"too large: {exc}")
     except InvalidMedia as exc:
         return CountResult.failure(ErrorCode.INVALID_MEDIA, f"invalid media: {exc}")
@@ -96,14 +95,20 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
     return _encode(ctx, kind, explain, return_tokens)
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _load(request: Any, limits: Limits) -> dict[str, Any]:
     if isinstance(request, str | bytes | bytearray | memoryview):
         raw = bytes(request) if not isinstance(request, str) else request.encode("utf-8", "surrogatepass")
+        raw = raw.removeprefix(_BOM)  # files saved by Windows tools; the record itself is fine
         if len(raw) > limits.max_record_bytes:
             raise RecordError(ErrorCode.TOO_LARGE, f"record is {len(raw)} bytes, over {limits.max_record_bytes}")
         try:
             request = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
+            if "depth limit" in str(exc):  # orjson stops at 1024 levels
+                raise RecordError(ErrorCode.TOO_LARGE, f"JSON nested too deeply: {exc}") from exc
             raise RecordError(ErrorCode.INVALID_JSON, f"invalid JSON: {exc}") from exc
     if not isinstance(request, dict):
         raise RecordError(ErrorCode.INVALID_REQUEST, f"body: expected a JSON object, got {type(request).__name__}")

@@ -83,7 +83,8 @@ def encode_ordinary(encoding: tiktoken.Encoding, text: str) -> list[int]:
 
     The fallback splits with the same pattern using the ``regex`` module (what tiktoken's own
     educational implementation does) and runs tiktoken's BPE on each piece: identical tokens
-    (checked in tests against tiktoken on random text), bounded time, no panic.
+    (checked in tests against tiktoken on random text), bounded time, no panic. Only code points
+    that one Unicode version assigns and the other does not could split differently.
     """
     if len(text) >= LONG_WHITESPACE and _LONG_RUN.search(text):
         return _encode_by_pieces(encoding, text)

@@ -12,7 +12,10 @@ from tokcount_core.encoding import ENCODING_NAMES, _encode_by_pieces, encode_ord
 # code points and lone surrogates: the places where splitting rules differ.
 ALPHABET = [" ", "  ", "\t", "\n", "\r\n", "\u2028", "\u3000", "\u00a0", "a", "B", "é", "日本", "1", "22",
             "333", "!", ".", "'s", "'LL", "🙂", "x y", "-", "/", "\U0001fae9", "\U00031350", "\ud800"]
-texts = st.lists(st.sampled_from(ALPHABET), max_size=80).map("".join) | st.text(max_size=80)
+# Code points unassigned in Python's Unicode database are left out: the ``regex`` module and tiktoken's
+# Rust regex may know different Unicode versions there (see ``encode_ordinary``).
+texts = st.lists(st.sampled_from(ALPHABET), max_size=80).map("".join) | st.text(
+    st.characters(exclude_categories=("Cn",)), max_size=80)
 
 
 @settings(max_examples=400, deadline=None)

@@ -6,6 +6,7 @@ OpenAI cookbook "How to count tokens with tiktoken": every message is
 
 from __future__ import annotations
 
+from tokcount_core.limits import TooLarge
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.media import audio_segment, file_segments, image_segment
 from tokcount_core.render.segments import Segment, fixed, text
@@ -46,9 +47,5 @@ def split_content(ctx: RenderContext, content: Content, label: str) -> tuple[str
         elif isinstance(part, FilePart):
             media.extend(file_segments(ctx, part))
     if len(ctx.segments) + len(media) > ctx.limits.max_items:
-        raise TooManyItems(f"{label}: more than {ctx.limits.max_items} parts")
+        raise TooLarge(f"{label}: more than {ctx.limits.max_items} parts")
     return "".join(texts), media
-
-
-class TooManyItems(ValueError):
-    pass

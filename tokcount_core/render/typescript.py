@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tokcount_core.limits import TooLarge
+
 _MAX_DEPTH = 64
 
 
@@ -20,7 +22,9 @@ class SchemaRenderer:
         self.one_line_objects = one_line_objects
 
     def render_type(self, schema: Any, depth: int = 0) -> str:
-        if not isinstance(schema, dict) or depth > _MAX_DEPTH:
+        if depth > _MAX_DEPTH:
+            raise TooLarge(f"tool schema nested deeper than {_MAX_DEPTH} levels (or a $ref cycle)")
+        if not isinstance(schema, dict):
             return "any"
         if "$ref" in schema:
             return self.render_type(self._resolve(schema["$ref"]), depth + 1)
