@@ -161,6 +161,11 @@ def _encode(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -
             n += len(ids)
             if return_tokens:
                 tokens.extend(ids)
+            if seg.tail is not None:
+                head, tail_category = seg.tail
+                moved = max(0, len(ids) - len(_safe_encode(encoder, seg.text[:head], seg.label)))
+                totals[tail_category] += moved
+                totals[seg.category] -= moved
         totals[seg.category] += n
         if explain:
             views.append(SegmentView(category=seg.category, label=seg.label, text=seg.text, tokens=n))

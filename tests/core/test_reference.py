@@ -114,3 +114,12 @@ def test_unknowable_cases_are_exact_or_flagged():
             silent.append((case["id"], case["model"], result.input_tokens, case["expected_input_tokens"]))
     print(f"\nunknowable: {outcomes}")
     assert not silent, silent
+
+
+def test_details_are_never_negative_and_add_up(evaluated):
+    for case, result in evaluated:
+        details = result.input_tokens_details
+        if details is None:
+            continue
+        assert details.total() == result.input_tokens, case["id"]
+        assert min(details.model_dump().values()) >= 0, (case["id"], details)

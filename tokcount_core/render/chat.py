@@ -46,9 +46,10 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
         if extra and first is not None:
             head = messages.pop(0)
             content, media = split_content(ctx, head.content, "message 0")
-            message(ctx, head.role, f"{content}\n\n{extra}", "message 0 + tools/format", head.name, media)
+            message(ctx, head.role, f"{content}\n\n{extra}", "message 0 + tools/format", head.name, media,
+                    tail=(len(content), "tool" if block else "response_format"))
         elif extra:
-            message(ctx, "system", extra, "tools/format message")
+            message(ctx, "system", extra, "tools/format message", category="tool" if block else "response_format")
         if block:
             ctx.segments.append(fixed("tool", "tools block adjustment", -1))
     if fmt:
@@ -68,16 +69,17 @@ def _reasoning_preamble(ctx: RenderContext, messages: list[ChatMessage], first: 
         if head.role == "developer" or not tools_text:
             messages.pop(0)
             content, media = split_content(ctx, head.content, "message 0")
-            merged = f"# Instructions\n\n{content}\n\n{tools_text or fmt_block}"
-            message(ctx, head.role, merged, "message 0 + tools", head.name, media)
+            merged = f"# Instructions\n\n{content}"
+            message(ctx, head.role, f"{merged}\n\n{tools_text or fmt_block}", "message 0 + tools", head.name, media,
+                    tail=(len(merged), "tool" if tools_text else "response_format"))
             return
         messages.pop(0)
         content, media = split_content(ctx, head.content, "message 0")
         message(ctx, head.role, content, "message 0", head.name, media)
     if tools_text:
-        message(ctx, "developer", tools_text, "tools message")
+        message(ctx, "developer", tools_text, "tools message", category="tool")
     elif fmt_block:
-        message(ctx, "developer", fmt_block, "response format message")
+        message(ctx, "developer", fmt_block, "response format message", category="response_format")
 
 
 def _format_constant(ctx: RenderContext, body: ChatBody, messages: list[ChatMessage], name: str,
@@ -152,6 +154,6 @@ def _text_of(ctx: RenderContext, msg: ChatMessage, label: str) -> str:
     ctx.segments.extend(media)
     images = sum(1 for seg in media if seg.category == "image")
     if images:
-        ctx.segments.append(fixed("image", f"{label}: images inside a tool message",
+        ctx.segments.append(fixed("overhead", f"{label}: images inside a tool message",
                                   images * (-15 if ctx.spec.reasoning else -17)))
     return content

@@ -9,12 +9,13 @@ from __future__ import annotations
 from tokcount_core.limits import TooLarge
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.media import audio_segment, file_segments, image_segment
-from tokcount_core.render.segments import Segment, fixed, text
+from tokcount_core.render.segments import Category, Segment, fixed, text
 from tokcount_core.schema.parts import AudioPart, Content, FilePart, ImagePart, TextPart
 
 
 def message(ctx: RenderContext, role: str, content: str, label: str, name: str | None = None,
-            media: list[Segment] | None = None, framing: int | None = None) -> None:
+            media: list[Segment] | None = None, framing: int | None = None, category: Category = "text",
+            tail: tuple[int, Category] | None = None) -> None:
     spec = ctx.spec
     out = ctx.segments
     out.append(fixed("overhead", f"{label}: framing", spec.per_message if framing is None else framing))
@@ -24,7 +25,7 @@ def message(ctx: RenderContext, role: str, content: str, label: str, name: str |
         out.append(fixed("overhead", f"{label}: name framing", 0 if name == role else spec.per_name))
         out.append(text("overhead", f"{label}: name", name))
     if content:
-        out.append(text("text", f"{label}: content", content))
+        out.append(Segment(category, f"{label}: content", content, tail=tail))
     if media:
         out.extend(media)
 

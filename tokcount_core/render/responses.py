@@ -58,7 +58,8 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
     fmt = json_schema_of(body.text.get("format") if isinstance(body.text, dict) else None)
     fmt_block = response_format_block(*fmt) if fmt else None
     if block:
-        message(ctx, "system", f"{block}\n\n{fmt_block}" if fmt_block else block, "tools message")
+        message(ctx, "system", f"{block}\n\n{fmt_block}" if fmt_block else block, "tools message", category="tool",
+                tail=(len(block), "response_format") if fmt_block else None)
         # Rule 4: 6 fewer than Chat's new tools message (-1) on non-reasoning models; fitted on the
         # reference cases, reasoning models pay Chat's non-reasoning price without the preamble.
         ctx.segments.append(fixed("tool", "Responses tools adjustment", -1 if spec.reasoning else -7))
@@ -68,7 +69,7 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
             if bare:
                 ctx.segments.append(fixed("tool", "undescribed functions (reasoning)", -bare))
     elif fmt_block:
-        message(ctx, "system", fmt_block, "response format message")
+        message(ctx, "system", fmt_block, "response format message", category="response_format")
     if fmt_block:
         ctx.segments.append(fixed("response_format", "Responses format adjustment",
                                   (-4 if spec.reasoning else -3) + (3 if block else 0)))

@@ -14,6 +14,9 @@ class Segment:
     label: str
     text: str | None = None
     fixed: int = 0
+    # Text that merges two things (a system message with the tools block appended) is encoded as one
+    # string; its tokens after the first ``tail[0]`` characters are reported under ``tail[1]``.
+    tail: tuple[int, Category] | None = None
 
 
 def text(category: Category, label: str, value: str) -> Segment:
