@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -139,8 +139,13 @@ def _is_branch(part: object) -> bool:
 def _as_date(value: Any) -> date | None:
     if value is None or isinstance(value, date):
         return value.date() if isinstance(value, datetime) else value
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
     if isinstance(value, int | float):
-        return datetime.fromtimestamp(value).date()
+        try:  # epoch seconds, or milliseconds as many loggers write them
+            return datetime.fromtimestamp(value / 1000 if value > 10**11 else value, tz=UTC).date()
+        except (OverflowError, OSError, ValueError):
+            return None
     try:
         return date.fromisoformat(str(value)[:10])
     except ValueError:

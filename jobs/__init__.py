@@ -1,0 +1,1 @@
+"""The Ray batch job around ``tokcount_core``: read request logs, count, write Parquet + manifest."""

@@ -1,0 +1,102 @@
+"""``tokcount`` command line: ``count`` runs the batch job; ``explain`` shows one body's pieces.
+
+Fatal problems (bad config, missing input, unwritable output) print one line and exit 2 before any
+counting; bad records never stop the job, they become error rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from jobs.config import ConfigError, JobConfig, load_config
+from jobs.output import OutputError
+from jobs.sources import InputError
+
+EXIT_FATAL = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tokcount", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_count_arguments(sub.add_parser("count", help="count tokens of JSONL/Parquet request logs"))
+    explain = sub.add_parser("explain", help="show how one request body is counted")
+    explain.add_argument("body", help="a JSON file with one request body ('-' for stdin)")
+    explain.add_argument("--model", help="model to use if the body has none")
+    return parser
+
+
+def add_count_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("paths", nargs="+", metavar="INPUT... OUTPUT",
+                   help="input files, directories or globs (local or URI), then the output directory")
+    p.add_argument("--config", help="YAML job config (see configs/)")
+    p.add_argument("--model", help="default model for records without one")
+    p.add_argument("--format", help="input format preset (default: detect per record)")
+    p.add_argument("--api", help="force chat, responses or bifrost")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--overwrite", action="store_true", help="discard earlier results in OUTPUT")
+    p.add_argument("--max-input-tokens", type=int, help="split output into kept/ and rejected/")
+    p.add_argument("--keep-record", action="store_true", default=None, help="add the input line as 'record'")
+    p.add_argument("--tokens", action="store_true", default=None, help="add token ids as 'tokens'")
+    p.add_argument("--context", action="store_true", default=None, help="add context_window and fits_context")
+    engine = p.add_mutually_exclusive_group()
+    engine.add_argument("--force-ray", action="store_true", default=None, help="use Ray for small inputs too")
+    engine.add_argument("--in-process", action="store_true", help="never use Ray")
+    p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+
+
+def config_from_args(args: argparse.Namespace) -> JobConfig:
+    config = load_config(args.config)
+    return config.with_updates(**{
+        "model": args.model, "format": args.format, "api": args.api,
+        "output.max_input_tokens": args.max_input_tokens, "output.keep_record": args.keep_record,
+        "output.tokens": args.tokens, "output.context": args.context,
+        "execution.force_ray": args.force_ray, "execution.address": args.address,
+        "execution.small_input_bytes": 2**62 if args.in_process else None,
+    })
+
+
+def summary_line(manifest: dict[str, Any]) -> str:
+    totals, run = manifest["totals"], manifest["run"]
+    errors = " ".join(f"{code}={n}" for code, n in totals["errors"].items()) or "none"
+    line = (f"tokcount: {totals['records']:,} records in {len(manifest['inputs'])} shard(s) "
+            f"({run['shards_skipped']} resumed) | errors: {errors} | estimated: {totals['estimated']:,} | "
+            f"input tokens: {totals['input_tokens']:,} | {run['records_per_second'] or 0:,.0f} records/s, "
+            f"{run['mb_per_second'] or 0:.2f} MB/s | {run['wall_seconds']:.1f} s ({run['engine']})")
+    if totals.get("kept") is not None:
+        line += f" | kept {totals['kept']:,}, rejected {totals['rejected']:,}"
+    if manifest["config"].get("pricing"):
+        line += f" | cost ${totals['cost_usd']:,.4f}"
+    return line
+
+
+def run_count(args: argparse.Namespace) -> int:
+    from jobs.pipeline import log_stderr, run_job
+
+    if len(args.paths) < 2:
+        raise ConfigError("need at least one INPUT and an OUTPUT")
+    *inputs, output = args.paths
+    config = config_from_args(args)
+    result = run_job(inputs, output, config, overwrite=args.overwrite,
+                     log=(lambda _msg: None) if args.quiet else log_stderr)
+    print(summary_line(result.manifest))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "explain":
+            from jobs.explain import run_explain
+
+            return run_explain(args.body, model=args.model)
+        return run_count(args)
+    except (ConfigError, InputError, OutputError) as exc:
+        print(f"tokcount: error: {exc}", file=sys.stderr)
+        return EXIT_FATAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

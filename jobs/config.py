@@ -1,0 +1,165 @@
+"""The job's configuration: one pydantic model, strict (``extra="forbid"``) so a typo fails loudly.
+
+A YAML file gives the defaults; CLI flags override single fields (see ``jobs.cli``). Everything a
+worker needs travels inside this model, so it must stay picklable and small.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+Format = Literal["auto", "bare", "wrapped", "log", "openai_batch_input", "openai_batch_output", "finetune",
+                 "bifrost"]
+Api = Literal["chat", "responses", "bifrost"]
+
+
+class ConfigError(ValueError):
+    """A fatal configuration problem; the CLI prints it as one line and exits non-zero."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Fields(_Strict):
+    """Dotted paths into a wrapped record (``response.usage``, ``messages.0.content``).
+
+    ``request`` is where the body is; a string there is parsed as JSON (logs often store bodies as
+    strings, Parquet often as a JSON string column). Unset paths mean "not present in this log".
+    """
+
+    request: str | None = None
+    record_id: str | None = None
+    model: str | None = Field(None, description="model that overrides the body's model")
+    tenant: str | None = None
+    timestamp: str | None = None
+    usage: str | None = None
+
+
+class Price(_Strict):
+    """USD per million tokens."""
+
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(0.0, ge=0)
+
+
+class RegistryOverrides(_Strict):
+    """Passed to ``default_registry().with_overrides``: map deployment names to known models."""
+
+    aliases: dict[str, str] = Field(default_factory=dict)
+    unknown_model_encoding: Literal["cl100k_base", "o200k_base", "o200k_harmony"] | None = None
+    providers: list[str] = Field(default_factory=list)
+
+
+class Output(_Strict):
+    tokens: bool = Field(False, description="add the token ids as list<int32> (large!)")
+    context: bool = Field(False, description="add context_window and fits_context")
+    keep_record: bool = Field(False, description="carry the original line as column 'record'")
+    max_input_tokens: int | None = Field(None, ge=0, description="split rows into kept/ and rejected/")
+    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+
+
+class Execution(_Strict):
+    small_input_bytes: int = Field(20 * 1024 * 1024, ge=0, description="below this, count in-process")
+    force_ray: bool = False
+    batch_size: int = Field(256, ge=1)
+    lines_per_block: int = Field(2000, ge=1, description="read blocks: parallelism within one shard")
+    actors: int | None = Field(None, ge=1, description="actor pool size; default sized from the cluster")
+    address: str | None = None
+
+
+class JobConfig(_Strict):
+    format: Format = "auto"
+    fields: Fields = Field(default_factory=Fields)
+    passthrough: dict[str, str] = Field(default_factory=dict, description="column name -> dotted path")
+    model: str | None = Field(None, description="default model for records that have none (--model)")
+    api: Api | None = None
+    as_of: date | None = None
+    limits: dict[str, Any] = Field(default_factory=dict, description="tokcount_core.Limits fields")
+    registry: RegistryOverrides = Field(default_factory=RegistryOverrides)
+    pricing: dict[str, Price] = Field(default_factory=dict, description="model -> price; adds cost_usd")
+    output: Output = Field(default_factory=Output)
+    execution: Execution = Field(default_factory=Execution)
+
+    @model_validator(mode="after")
+    def _check(self) -> JobConfig:
+        reserved = set(_RESERVED_COLUMNS) & set(self.passthrough)
+        if reserved:
+            raise ValueError(f"passthrough column(s) {sorted(reserved)} clash with output columns")
+        if self.format == "finetune" and not self.model:
+            raise ValueError("format finetune needs a default model (--model or model:)")
+        if self.limits:
+            from tokcount_core import Limits
+
+            Limits(**self.limits)
+        return self
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes output rows (not execution knobs): a changed config
+        invalidates finished shards on resume."""
+        data = self.model_dump(mode="json", exclude={"execution"})
+        return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
+
+    def with_updates(self, **updates: Any) -> JobConfig:
+        """A copy with dotted-key updates (``output.tokens=True``), validated again."""
+        data = self.model_dump()
+        for key, value in updates.items():
+            if value is None:
+                continue
+            node = data
+            *parents, leaf = key.split(".")
+            for part in parents:
+                node = node[part]
+            node[leaf] = value
+        return validate_config(data, source="command line")
+
+
+_RESERVED_COLUMNS = (
+    "record_id", "source_file", "source_row", "model", "encoding", "api", "input_tokens",
+    "input_tokens_details", "logged_input_tokens", "output_tokens", "total_tokens", "estimated",
+    "estimate_reasons", "error_code", "error_message", "rules_version", "tenant", "timestamp", "tokens",
+    "context_window", "fits_context", "record", "cost_usd",
+)
+
+
+def validate_config(data: Any, source: str) -> JobConfig:
+    try:
+        return JobConfig.model_validate(data or {})
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_one_line(exc)}") from None
+    except (TypeError, ValueError) as exc:  # Limits(**...) from the core
+        raise ConfigError(f"{source}: {exc}".splitlines()[0]) from None
+
+
+def load_config(path: str | Path | None) -> JobConfig:
+    """Read and validate a YAML job config; ``None`` gives the defaults."""
+    if path is None:
+        return JobConfig()
+    try:
+        text = Path(path).read_text()
+        data = yaml.safe_load(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"config {path}: top level must be a mapping")
+    return validate_config(data, source=f"config {path}")
+
+
+def _one_line(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            parts.append(f"unknown key {where!r}")
+        else:
+            parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,146 @@
+"""Raw lines in, output rows out: the one function both the Ray actors and the in-process path run.
+
+``RowCounter`` is built once per process (a Ray actor, or the driver for small inputs): the
+registry, limits and encoders are set up in ``__init__`` so each batch only counts. It never raises
+for a bad record; anything unexpected becomes an ``internal_error`` row naming the record.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from jobs.config import JobConfig
+from jobs.output import INTERNAL_COLUMNS, output_schema
+from jobs.records import MISSING, Unwrapper, get_path
+from tokcount_core import RULES_VERSION, ErrorCode, Limits, count, default_registry
+from tokcount_core.encoding import ENCODING_NAMES, get_encoding
+
+
+class RowCounter:
+    """Callable on a ``sources.READ_SCHEMA`` batch; returns the same rows in ``output_schema``."""
+
+    def __init__(self, config: JobConfig):
+        self.config = config
+        self.unwrapper = Unwrapper(config)
+        overrides = config.registry
+        self.registry = default_registry()
+        if overrides.aliases or overrides.unknown_model_encoding or overrides.providers:
+            self.registry = self.registry.with_overrides(
+                aliases=overrides.aliases, unknown_model_encoding=overrides.unknown_model_encoding,
+                providers=overrides.providers)
+        self.limits = Limits(**config.limits)
+        self.schema = output_schema(config, self.unwrapper.columns)
+        self._batch_schema = self.schema.append(INTERNAL_COLUMNS[0]).append(INTERNAL_COLUMNS[1])
+        self._max_bytes = getattr(self.limits, "max_record_bytes", None)
+        for name in ENCODING_NAMES:  # build encoders now, not on the first record of each batch
+            get_encoding(name)
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        files = batch.column("source_file").to_pylist()
+        rows = batch.column("source_row").to_pylist()
+        raws = batch.column("raw").to_pylist()
+        out = [self.count_line(f, r, raw) for f, r, raw in zip(files, rows, raws, strict=True)]
+        for name in ("_shard_sha256", "_shard_bytes"):
+            for row, value in zip(out, batch.column(name).to_pylist(), strict=True):
+                row[name] = value
+        return pa.Table.from_pylist(out, schema=self._batch_schema)
+
+    def count_line(self, source_file: str, source_row: int, raw: bytes) -> dict[str, Any]:
+        """One output row for one input line, whatever the line holds."""
+        where = f"{source_file}:{source_row}"
+        row: dict[str, Any] = {"source_file": source_file, "source_row": source_row, "record_id": where,
+                               "estimated": False, "estimate_reasons": [], "rules_version": RULES_VERSION}
+        if self.config.output.keep_record:
+            row["record"] = raw.decode("utf-8", "replace")
+        try:
+            self._count_into(row, raw, where)
+        except Exception as exc:  # a core bug must not stop the job: report it on the record
+            _fail(row, ErrorCode.INTERNAL_ERROR, f"{where}: {type(exc).__name__}: {exc}")
+        return row
+
+    def _count_into(self, row: dict[str, Any], raw: bytes, where: str) -> None:
+        if self._max_bytes is not None and len(raw) > self._max_bytes:
+            message = f"{where}: line is {len(raw)} bytes, over {self._max_bytes}"
+            return _fail(row, ErrorCode.TOO_LARGE, message)
+        if not raw.strip():
+            return _fail(row, ErrorCode.INVALID_JSON, f"{where}: empty line")
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            return _fail(row, ErrorCode.INVALID_JSON, f"{where}: line is not valid JSON: {exc}")
+        ex, layout = self.unwrapper.extract(record)
+        row["record_id"] = ex.record_id or where
+        row.update(ex.columns)
+        row["logged_input_tokens"], row["output_tokens"] = ex.logged_input_tokens, ex.output_tokens
+        row["model"] = ex.model or _body_model(ex.body) or self.config.model
+        if ex.error:
+            return _fail(row, ErrorCode.INVALID_REQUEST, f"{where}: {ex.error}")
+        # Rendering eras follow the record's own timestamp unless the config pins a date.
+        as_of = self.config.as_of or ex.columns.get("timestamp")
+        res = count(ex.body, ex.model, default_model=self.config.model, api=ex.api, as_of=as_of,
+                    registry=self.registry, limits=self.limits, return_tokens=self.config.output.tokens)
+        row.update(model=res.model or row["model"], encoding=res.encoding, api=res.api,
+                   estimated=res.estimated, estimate_reasons=res.estimate_reasons,
+                   rules_version=res.rules_version)
+        if res.error_code is not None or res.input_tokens is None:
+            field = f"field {layout.request!r}: " if layout and layout.request else ""
+            return _fail(row, res.error_code or ErrorCode.INTERNAL_ERROR,
+                         f"{where}: {field}{res.error_message or 'no count returned'}")
+        row["input_tokens"] = res.input_tokens
+        details = res.input_tokens_details
+        row["input_tokens_details"] = details.model_dump() if details is not None else None
+        row["total_tokens"] = res.input_tokens + (ex.output_tokens or 0)
+        if self.config.output.tokens:
+            row["tokens"] = res.tokens
+        if self.config.output.context:
+            window = self._context_window(res.model)
+            row["context_window"] = window
+            # Fits when the input plus the output the request asks room for is within the window.
+            row["fits_context"] = None if window is None else res.input_tokens + _requested_output(ex.body) <= window
+        if self.config.pricing:
+            row["cost_usd"] = self._cost(res.model, res.input_tokens, ex.output_tokens)
+
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one counter per process, bounded
+    def _spec(self, model: str | None) -> Any:
+        if not model:
+            return None
+        try:
+            return self.registry.resolve(model)[0]
+        except LookupError:
+            return None
+
+    def _context_window(self, model: str | None) -> int | None:
+        spec = self._spec(model)
+        return spec.context_window if spec is not None else None
+
+    def _cost(self, model: str | None, input_tokens: int, output_tokens: int | None) -> float | None:
+        spec = self._spec(model)
+        price = self.config.pricing.get(model or "") or (spec and self.config.pricing.get(spec.family))
+        if price is None:
+            return None
+        dollars = input_tokens * price.input_per_million + (output_tokens or 0) * price.output_per_million
+        return dollars / 1e6
+
+
+def _fail(row: dict[str, Any], code: ErrorCode, message: str) -> None:
+    row["error_code"] = str(code)
+    row["error_message"] = message
+
+
+def _body_model(body: Any) -> str | None:
+    model = get_path(body, "model") if isinstance(body, dict) else MISSING
+    return model if isinstance(model, str) else None
+
+
+def _requested_output(body: Any) -> int:
+    if not isinstance(body, dict):
+        return 0
+    for key in ("max_output_tokens", "max_completion_tokens", "max_tokens"):
+        value = body.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    return 0

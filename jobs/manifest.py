@@ -1,0 +1,56 @@
+"""``_manifest.json``: what was counted, from which exact inputs, with which versions.
+
+Totals are summed from the shard markers, not from this run's work, so a resumed run reports the
+same records and tokens as an uninterrupted one; only the ``run`` section differs.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from dataclasses import asdict
+from typing import Any
+
+from jobs.config import JobConfig
+from jobs.output import ShardStats, add_stats
+from jobs.sources import Shard
+from tokcount_core import RULES_VERSION
+
+
+def versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for dist in ("tokcount", "ray", "tiktoken", "pyarrow", "pydantic", "orjson"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def build_manifest(config: JobConfig, fmt: str, output_uri: str, shards: list[Shard],
+                   markers: dict[str, dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
+    totals = ShardStats()
+    inputs = []
+    for shard in shards:
+        marker = markers[shard.uri]
+        add_stats(totals, ShardStats(**marker["stats"]))
+        inputs.append({"uri": shard.uri, "size": shard.size, "sha256": marker["sha256"],
+                       "bytes_read": marker["bytes_read"], "outputs": marker["outputs"],
+                       "records": marker["stats"]["records"]})
+    return {
+        "tokcount_manifest": 1,
+        "output": output_uri,
+        "format": fmt,
+        "config": config.model_dump(mode="json"),
+        "config_fingerprint": marker_fingerprint(markers),
+        "rules_version": RULES_VERSION,
+        "versions": versions(),
+        "inputs": inputs,
+        "totals": {**asdict(totals), "errors": dict(sorted(totals.errors.items())),
+                   "error_records": sum(totals.errors.values())},
+        "run": run,
+    }
+
+
+def marker_fingerprint(markers: dict[str, dict[str, Any]]) -> str | None:
+    fingerprints = {m["config"] for m in markers.values()}
+    return fingerprints.pop() if len(fingerprints) == 1 else None

@@ -1,0 +1,291 @@
+"""The output directory: schema, one Parquet file per input shard, atomic finish, resume markers.
+
+Layout of OUTPUT (any pyarrow filesystem)::
+
+    <shard>.parquet                      one per input shard (or kept/ and rejected/ with a split)
+    _done/<shard key>.json               marker: input size/mtime/sha256, config fingerprint, stats
+    _tmp/<shard key>/...                 in-flight files; renamed into place when the shard ends
+    _manifest.json                       written last, from all markers of this run's inputs
+
+Names starting with ``_`` are ignored by pyarrow/Spark dataset readers, so ``OUTPUT`` reads as one
+table. A shard counts as done only when its marker exists, and the marker is written after the
+rename, so a killed run leaves either a finished shard or none.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from jobs.config import JobConfig
+from jobs.sources import Digest, Shard, iter_records, resolve
+
+INTERNAL_COLUMNS = (pa.field("_shard_sha256", pa.string()), pa.field("_shard_bytes", pa.int64()))
+DETAIL_FIELDS = ("text_tokens", "image_tokens", "audio_tokens", "file_tokens", "tool_tokens",
+                 "response_format_tokens", "overhead_tokens", "cached_tokens")
+
+
+class OutputError(OSError):
+    """The output location is unusable: fatal before any work starts."""
+
+
+def output_schema(config: JobConfig, passthrough: list[str]) -> pa.Schema:
+    """The documented output schema; optional columns appear only when the config asks for them."""
+    fields = [
+        pa.field("record_id", pa.string()),
+        pa.field("source_file", pa.string()),
+        pa.field("source_row", pa.int64()),
+        pa.field("model", pa.string()),
+        pa.field("encoding", pa.string()),
+        pa.field("api", pa.string()),
+        pa.field("input_tokens", pa.int64()),
+        pa.field("input_tokens_details", pa.struct([(name, pa.int64()) for name in DETAIL_FIELDS])),
+        pa.field("logged_input_tokens", pa.int64()),
+        pa.field("output_tokens", pa.int64()),
+        pa.field("total_tokens", pa.int64()),
+        pa.field("estimated", pa.bool_()),
+        pa.field("estimate_reasons", pa.list_(pa.string())),
+        pa.field("error_code", pa.string()),
+        pa.field("error_message", pa.string()),
+        pa.field("rules_version", pa.string()),
+        *(pa.field(name, pa.string()) for name in passthrough),
+    ]
+    if config.output.tokens:
+        fields.append(pa.field("tokens", pa.list_(pa.int32())))
+    if config.output.context:
+        fields += [pa.field("context_window", pa.int64()), pa.field("fits_context", pa.bool_())]
+    if config.pricing:
+        fields.append(pa.field("cost_usd", pa.float64()))
+    if config.output.keep_record:
+        fields.append(pa.field("record", pa.large_string()))
+    return pa.schema(fields)
+
+
+@dataclass
+class ShardStats:
+    """What one finished shard contributed; stored in its marker so resumed runs add up the same."""
+
+    records: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    estimated: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    kept: int | None = None
+    rejected: int | None = None
+
+    def add(self, table: pa.Table, kept: int | None) -> None:
+        self.records += table.num_rows
+        codes = Counter(c for c in table.column("error_code").to_pylist() if c is not None)
+        for code, n in codes.items():
+            self.errors[code] = self.errors.get(code, 0) + n
+        self.estimated += pc.sum(table.column("estimated").cast(pa.int64())).as_py() or 0
+        self.input_tokens += pc.sum(table.column("input_tokens")).as_py() or 0
+        self.output_tokens += pc.sum(table.column("output_tokens")).as_py() or 0
+        if "cost_usd" in table.column_names:
+            self.cost_usd += pc.sum(table.column("cost_usd")).as_py() or 0.0
+        if kept is not None:
+            self.kept = (self.kept or 0) + kept
+            self.rejected = (self.rejected or 0) + table.num_rows - kept
+
+
+def add_stats(total: ShardStats, part: ShardStats) -> None:
+    total.records += part.records
+    for code, n in part.errors.items():
+        total.errors[code] = total.errors.get(code, 0) + n
+    total.estimated += part.estimated
+    total.input_tokens += part.input_tokens
+    total.output_tokens += part.output_tokens
+    total.cost_usd += part.cost_usd
+    if part.kept is not None:
+        total.kept = (total.kept or 0) + part.kept
+        total.rejected = (total.rejected or 0) + (part.rejected or 0)
+
+
+class OutputDir:
+    def __init__(self, uri: str, filesystem: pafs.FileSystem | None = None):
+        self.uri = uri
+        self.fs, self.path = resolve(uri, filesystem)
+        self.path = self.path.rstrip("/")
+
+    def join(self, *parts: str) -> str:
+        return "/".join((self.path, *parts))
+
+    def prepare(self, overwrite: bool) -> None:
+        """Check we may write here, clear leftovers of a killed run; ``overwrite`` starts over.
+
+        Refuses to delete a non-empty directory that is not a tokcount output.
+        """
+        try:
+            info = self.fs.get_file_info(self.path)
+            if info.type == pafs.FileType.File:
+                raise OutputError(f"output {self.uri} is a file, not a directory")
+            if info.type == pafs.FileType.Directory:
+                entries = self.fs.get_file_info(pafs.FileSelector(self.path))
+                ours = any(e.base_name in ("_done", "_manifest.json", "_tmp") for e in entries)
+                if entries and not ours:
+                    raise OutputError(f"output {self.uri} is a non-empty directory but not a tokcount output")
+                if overwrite and entries:
+                    self.fs.delete_dir_contents(self.path)
+            self.fs.create_dir(self.path, recursive=True)
+            self.cleanup()
+            probe = self.join("_tmp", ".probe")
+            self.fs.create_dir(self.join("_tmp"), recursive=True)
+            with self.fs.open_output_stream(probe) as f:
+                f.write(b"ok")
+            self.fs.delete_file(probe)
+        except OutputError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"cannot write output {self.uri}: {exc}") from None
+
+    def read_json(self, *parts: str) -> Any:
+        try:
+            with self.fs.open_input_stream(self.join(*parts)) as f:
+                return orjson.loads(f.read())
+        except (FileNotFoundError, orjson.JSONDecodeError):
+            return None
+        except OSError as exc:  # S3 raises a generic OSError for a missing key on some versions
+            if "NoSuchKey" in str(exc) or "not found" in str(exc).lower():
+                return None
+            raise
+
+    def write_json(self, data: Any, *parts: str) -> None:
+        """Write to ``_tmp`` then move into place, so readers never see half a file."""
+        tmp = self.join("_tmp", *parts)
+        self.fs.create_dir(tmp.rsplit("/", 1)[0], recursive=True)
+        with self.fs.open_output_stream(tmp, compression=None) as f:
+            f.write(orjson.dumps(data, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+        self.move(tmp, self.join(*parts))
+
+    def cleanup(self) -> None:
+        """Drop the (now empty) temp area at the end of a successful run."""
+        if self.fs.get_file_info(self.join("_tmp")).type == pafs.FileType.Directory:
+            self.fs.delete_dir(self.join("_tmp"))
+
+    def move(self, src: str, dst: str) -> None:
+        self.fs.create_dir(dst.rsplit("/", 1)[0], recursive=True)
+        self.fs.move(src, dst)
+
+    def marker(self, shard: Shard) -> dict[str, Any] | None:
+        return self.read_json("_done", f"{shard.key}.json")
+
+    def is_done(self, shard: Shard, fingerprint: str) -> bool:
+        """Finished by an earlier run with the same config, and the input looks unchanged."""
+        marker = self.marker(shard)
+        return bool(marker) and marker["input"] == {
+            "uri": shard.uri, "size": shard.size, "mtime": shard.mtime} and marker["config"] == fingerprint
+
+    def discard(self, shard: Shard) -> None:
+        """Remove a previous (stale) result of ``shard`` before it is counted again."""
+        marker = self.marker(shard)
+        if not marker:
+            return
+        self.fs.delete_file(self.join("_done", f"{shard.key}.json"))
+        for rel in marker["outputs"]:
+            if self.fs.get_file_info(self.join(rel)).type == pafs.FileType.File:
+                self.fs.delete_file(self.join(rel))
+
+
+class ShardWriter:
+    """Streams one shard's rows to temp Parquet file(s); ``finish`` renames them and writes the marker."""
+
+    def __init__(self, out: OutputDir, shard: Shard, schema: pa.Schema, config: JobConfig, fingerprint: str):
+        self.out, self.shard, self.schema, self.fingerprint = out, shard, schema, fingerprint
+        self.max_input_tokens = config.output.max_input_tokens
+        subdirs = ("kept", "rejected") if self.max_input_tokens is not None else ("",)
+        self.outputs = ["/".join(p for p in (sub, f"{shard.name}.parquet") if p) for sub in subdirs]
+        compression = None if config.output.compression == "none" else config.output.compression
+        self.writers = []
+        for rel in self.outputs:
+            tmp = out.join("_tmp", shard.key, rel)
+            out.fs.create_dir(tmp.rsplit("/", 1)[0], recursive=True)
+            self.writers.append(pq.ParquetWriter(tmp, schema, filesystem=out.fs, compression=compression))
+        self.stats = ShardStats()
+        self.next_row = 0
+        self.started = time.monotonic()
+
+    def write(self, table: pa.Table) -> None:
+        rows = table.column("source_row")
+        if table.num_rows and (rows[0].as_py() != self.next_row
+                               or rows[-1].as_py() != self.next_row + table.num_rows - 1):
+            raise RuntimeError(f"{self.shard.uri}: rows arrived out of order at {rows[0]} (expected "
+                               f"{self.next_row}); output would not match the input order")
+        self.next_row += table.num_rows
+        table = table.select(self.schema.names)
+        if self.max_input_tokens is None:
+            self.writers[0].write_table(table)
+            self.stats.add(table, kept=None)
+            return
+        keep = pc.fill_null(pc.less_equal(table.column("input_tokens"), self.max_input_tokens), False)
+        kept = table.filter(keep)
+        self.writers[0].write_table(kept)
+        self.writers[1].write_table(table.filter(pc.invert(keep)))
+        self.stats.add(table, kept=kept.num_rows)
+
+    def finish(self, digest: Digest) -> dict[str, Any]:
+        for writer in self.writers:
+            writer.close()
+        for rel in self.outputs:
+            self.out.move(self.out.join("_tmp", self.shard.key, rel), self.out.join(rel))
+        marker = {
+            "input": {"uri": self.shard.uri, "size": self.shard.size, "mtime": self.shard.mtime},
+            "sha256": digest.sha256,
+            "bytes_read": digest.bytes,
+            "config": self.fingerprint,
+            "outputs": self.outputs,
+            "stats": asdict(self.stats),
+        }
+        self.out.write_json(marker, "_done", f"{self.shard.key}.json")
+        return marker
+
+
+class Router:
+    """Sends counted batches to their shard's writer and finishes a shard at its last row.
+
+    Works for any mix of shards per batch; rows of one shard must arrive in order (Ray Data's
+    ``preserve_order``), which ``ShardWriter.write`` checks.
+    """
+
+    def __init__(self, make_writer: Callable[[Shard], ShardWriter], shards: list[Shard],
+                 on_finish: Callable[[Shard, dict[str, Any]], None]):
+        self.make_writer = make_writer
+        self.by_uri = {s.uri: s for s in shards}
+        self.open: dict[str, ShardWriter] = {}
+        self.finished: set[str] = set()
+        self.on_finish = on_finish
+
+    def feed(self, batch: pa.Table) -> None:
+        files = batch.column("source_file")
+        for uri in pc.unique(files).to_pylist():
+            part = batch if len(self.by_uri) == 1 else batch.filter(pc.equal(files, uri))
+            writer = self.open.get(uri) or self.open.setdefault(uri, self.make_writer(self.by_uri[uri]))
+            writer.write(part)
+            sha = part.column("_shard_sha256")[-1].as_py()
+            if sha is not None:
+                self._finish(uri, Digest(sha, part.column("_shard_bytes")[-1].as_py()))
+
+    def finish_empty(self) -> None:
+        """Shards that produced no rows at all (empty files): hash them here and finish."""
+        for uri, shard in self.by_uri.items():
+            if uri in self.finished:
+                continue
+            items = list(iter_records(shard))
+            if len(items) != 1:
+                raise RuntimeError(f"{uri}: the job ended before this shard's last row arrived")
+            self.open.setdefault(uri, self.make_writer(shard))
+            self._finish(uri, items[0])
+
+    def _finish(self, uri: str, digest: Digest) -> None:
+        marker = self.open.pop(uri).finish(digest)
+        self.finished.add(uri)
+        self.on_finish(self.by_uri[uri], marker)

@@ -1,0 +1,89 @@
+"""The command line: fatal problems are one line and exit 2 before any work; configs validate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from jobs.cli import main
+from jobs.config import ConfigError, load_config
+
+from .conftest import MODEL, REPO
+
+CONFIGS = sorted((REPO / "configs").glob("*.yaml"))
+
+
+def fatal(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("tokcount: error: ") and "\n" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.name for p in CONFIGS])
+def test_shipped_configs_validate(path):
+    load_config(path)
+
+
+def test_bad_config_key_fails_loudly_in_one_line(tmp_path, capsys, sample):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("output:\n  keep_recrod: true\nfields:\n  request: body\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'output.keep_recrod'"):
+        load_config(bad)
+    err = fatal(capsys, ["count", str(sample), str(tmp_path / "out"), "--config", str(bad)])
+    assert "keep_recrod" in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("format: jsonish\n", "format"),
+    ("pricing:\n  gpt-4o: {input_per_million: -1}\n", "pricing.gpt-4o.input_per_million"),
+    ("limits:\n  max_recrod_bytes: 5\n", "max_recrod_bytes"),
+    ("format: finetune\n", "needs a default model"),
+    ("passthrough:\n  model: x.y\n", "clash"),
+    ("- a\n- b\n", "mapping"),
+    ("a: [\n", "not valid YAML"),
+])
+def test_invalid_configs(tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as info:
+        load_config(path)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_input_and_unusable_output_are_fatal(tmp_path, capsys, sample):
+    assert "input not found" in fatal(capsys, ["count", str(tmp_path / "nope"), str(tmp_path / "out")])
+    assert "need at least one INPUT" in fatal(capsys, ["count", str(tmp_path)])
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert "is a file" in fatal(capsys, ["count", str(sample), str(a_file)])
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "precious.txt").write_text("keep me")
+    assert "not a tokcount output" in fatal(capsys, ["count", str(sample), str(foreign), "--overwrite"])
+    assert (foreign / "precious.txt").exists()
+    assert "format: Input should be" in fatal(capsys, ["count", str(sample), str(tmp_path / "o"), "--format", "x"])
+
+
+def test_module_entry_point_prints_a_summary(tmp_path, sample):
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "jobs.count_tokens", str(sample), str(out), "--model", MODEL,
+                           "--max-input-tokens", "200"], cwd=REPO, capture_output=True, text=True, check=True)
+    summary = proc.stdout.strip()
+    assert summary.startswith("tokcount: 350 records in 4 shard(s)"), summary
+    assert "invalid_json=3" in summary and "records/s" in summary and "kept" in summary
+    assert "[4/4]" in proc.stderr  # progress
+    assert json.loads((out / "_manifest.json").read_text())["config"]["output"]["max_input_tokens"] == 200
+
+
+def test_explain_prints_segments(tmp_path, capsys):
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi there"}]}))
+    assert main(["explain", str(body)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1].split()[0] == "total"
+    assert Path(body).exists()
