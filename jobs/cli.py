@@ -37,6 +37,8 @@ def add_count_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api", help="force chat, responses or bifrost")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
     p.add_argument("--overwrite", action="store_true", help="discard earlier results in OUTPUT")
+    p.add_argument("--usage-from", action="append", metavar="BATCH_OUTPUT",
+                   help="OpenAI batch output file(s): join their usage to the input by custom_id")
     p.add_argument("--max-input-tokens", type=int, help="split output into kept/ and rejected/")
     p.add_argument("--keep-record", action="store_true", default=None, help="add the input line as 'record'")
     p.add_argument("--tokens", action="store_true", default=None, help="add token ids as 'tokens'")
@@ -50,7 +52,7 @@ def add_count_arguments(p: argparse.ArgumentParser) -> None:
 def config_from_args(args: argparse.Namespace) -> JobConfig:
     config = load_config(args.config)
     return config.with_updates(**{
-        "model": args.model, "format": args.format, "api": args.api,
+        "model": args.model, "format": args.format, "api": args.api, "usage_from": args.usage_from,
         "output.max_input_tokens": args.max_input_tokens, "output.keep_record": args.keep_record,
         "output.tokens": args.tokens, "output.context": args.context,
         "execution.force_ray": args.force_ray, "execution.address": args.address,

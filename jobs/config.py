@@ -85,6 +85,8 @@ class JobConfig(_Strict):
     limits: dict[str, Any] = Field(default_factory=dict, description="tokcount_core.Limits fields")
     registry: RegistryOverrides = Field(default_factory=RegistryOverrides)
     pricing: dict[str, Price] = Field(default_factory=dict, description="model -> price; adds cost_usd")
+    usage_from: list[str] = Field(default_factory=list,
+                                  description="OpenAI batch output files whose usage is joined by custom_id")
     output: Output = Field(default_factory=Output)
     execution: Execution = Field(default_factory=Execution)
 

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from jobs.batch_usage import Usage
 from jobs.config import JobConfig
 from jobs.output import INTERNAL_COLUMNS, output_schema
 from jobs.records import MISSING, Unwrapper, get_path
@@ -23,8 +24,9 @@ from tokcount_core.encoding import ENCODING_NAMES, get_encoding
 class RowCounter:
     """Callable on a ``sources.READ_SCHEMA`` batch; returns the same rows in ``output_schema``."""
 
-    def __init__(self, config: JobConfig):
+    def __init__(self, config: JobConfig, usage: dict[str, Usage] | None = None):
         self.config = config
+        self.usage = usage or {}  # billed usage joined by record id (batch output files)
         self.unwrapper = Unwrapper(config)
         overrides = config.registry
         self.registry = default_registry()
@@ -75,6 +77,8 @@ class RowCounter:
         ex, layout = self.unwrapper.extract(record)
         row["record_id"] = ex.record_id or where
         row.update(ex.columns)
+        if ex.logged_input_tokens is None and ex.output_tokens is None and ex.record_id in self.usage:
+            ex.logged_input_tokens, ex.output_tokens = self.usage[ex.record_id]
         row["logged_input_tokens"], row["output_tokens"] = ex.logged_input_tokens, ex.output_tokens
         row["model"] = ex.model or _body_model(ex.body) or self.config.model
         if ex.error:

@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 
+from jobs.batch_usage import Usage, load_batch_usage
 from jobs.config import JobConfig
 from jobs.counting import RowCounter
 from jobs.manifest import build_manifest
@@ -82,7 +83,8 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     for shard in plan.todo:
         plan.out.discard(shard)
     router = Router(lambda s: ShardWriter(plan.out, s, schema, config, plan.fingerprint), plan.todo, finished)
-    batches = _ray_batches(plan.todo, config) if use_ray else _local_batches(plan.todo, config)
+    usage = load_batch_usage(config.usage_from, filesystem)
+    batches = _ray_batches(plan.todo, config, usage) if use_ray else _local_batches(plan.todo, config, usage)
     for batch in batches:
         router.feed(batch)
     router.finish_empty()
@@ -112,8 +114,8 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     return JobResult(manifest=manifest, output=output)
 
 
-def _local_batches(shards: list[Shard], config: JobConfig) -> Iterator[pa.Table]:
-    counter = RowCounter(config)
+def _local_batches(shards: list[Shard], config: JobConfig, usage: dict[str, Usage]) -> Iterator[pa.Table]:
+    counter = RowCounter(config, usage)
     for shard in shards:
         for block in read_blocks(shard, config.execution.lines_per_block):
             yield counter(block)
@@ -140,7 +142,7 @@ def actor_pool_size(total_cpus: float, requested: int | None) -> tuple[int, floa
     return actors, round(per_actor, 2)
 
 
-def _ray_batches(shards: list[Shard], config: JobConfig) -> Iterator[pa.Table]:
+def _ray_batches(shards: list[Shard], config: JobConfig, usage: dict[str, Usage]) -> Iterator[pa.Table]:
     import ray
 
     ensure_ray(config.execution.address)
@@ -149,7 +151,7 @@ def _ray_batches(shards: list[Shard], config: JobConfig) -> Iterator[pa.Table]:
     actors, per_actor = actor_pool_size(ray.cluster_resources().get("CPU", 1.0), config.execution.actors)
     ds = ray.data.read_datasource(make_datasource(shards, config.execution.lines_per_block),
                                   override_num_blocks=len(shards), num_cpus=READ_TASK_CPUS)
-    ds = ds.map_batches(RowCounter, fn_constructor_kwargs={"config": config}, batch_format="pyarrow",
+    ds = ds.map_batches(RowCounter, fn_constructor_kwargs={"config": config, "usage": usage}, batch_format="pyarrow",
                         batch_size=config.execution.batch_size, num_cpus=per_actor,
                         compute=ray.data.ActorPoolStrategy(size=actors))
     yield from ds.iter_batches(batch_size=None, batch_format="pyarrow")

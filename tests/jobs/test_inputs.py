@@ -127,3 +127,23 @@ def test_dataset_prep_columns_and_split(sample, tmp_path):
     assert r["cost_usd"] == (r["input_tokens"] * 0.15 + (r["output_tokens"] or 0) * 0.6) / 1e6
     assert manifest["totals"]["cost_usd"] > 0
     assert Path(tmp_path / "out" / "kept" / "finetune-000.parquet").exists()
+
+
+def test_batch_audit_joins_output_usage_by_custom_id(tmp_path):
+    """Estimate a batch before submitting it, audit it after: the billed usage of the batch output
+    file lands beside each counted input record."""
+    src = tmp_path / "in"
+    src.mkdir()
+    requests = [{"custom_id": f"req-{i}", "method": "POST", "url": "/v1/chat/completions", "body": BODY}
+                for i in range(3)]
+    (src / "batch_input.jsonl").write_text("".join(json.dumps(r) + "\n" for r in requests))
+    billed = [{"custom_id": f"req-{i}", "response": {"status_code": 200, "body": {
+        "usage": {"prompt_tokens": 20 + i, "completion_tokens": 5, "total_tokens": 25 + i}}}} for i in (0, 2)]
+    (tmp_path / "batch_output.jsonl").write_text("".join(json.dumps(r) + "\n" for r in billed))
+    run([src / "batch_input.jsonl"], tmp_path / "out",
+        JobConfig(usage_from=[str(tmp_path / "batch_output.jsonl")]))
+    rows = {r["record_id"]: r for r in read_output(tmp_path / "out").to_pylist()}
+    assert rows["req-0"]["logged_input_tokens"] == 20 and rows["req-2"]["logged_input_tokens"] == 22
+    assert rows["req-1"]["logged_input_tokens"] is None  # not in the output file (failed or pending)
+    assert rows["req-0"]["input_tokens"] == count(BODY, api="chat").input_tokens
+    assert rows["req-0"]["total_tokens"] == rows["req-0"]["input_tokens"] + 5
