@@ -160,6 +160,13 @@ def responses_shard(g: Gen) -> list[str]:
     lines[83] = dumps({"model": "anthropic/claude-3-5-sonnet", "input": "hi"})        # other provider
     lines[97] = dumps({"model": "gpt-4o", "input": [{"role": "user", "content": [
         {"type": "input_image", "image_url": "data:image/png;base64,bm90IGEgcG5n"}]}]})  # bad image
+    # Hidden context: counted as far as known and flagged estimated, with reasons.
+    lines[5] = dumps({"model": "gpt-5", "previous_response_id": "resp_0123", "input": "And in French?"})
+    lines[19] = dumps({"model": "gpt-4.1", "input": [{"role": "user", "content": [
+        {"type": "input_text", "text": "What is in this photo?"},
+        {"type": "input_image", "image_url": "https://example.com/cat.jpg"}]}]})   # remote image: never fetched
+    lines[33] = dumps({"model": "gpt-5-mini", "input": "Latest news on tokenizers?",
+                       "tools": [{"type": "web_search"}]})                          # hosted tool prompt
     return lines
 
 
