@@ -20,7 +20,7 @@ FLOORS = {
     "chat/text": 0.99,
     "chat/tool_history": 1.0,
     "chat/tools": 0.90,
-    "responses/images": 0.95,
+    "responses/images": 1.0,
     "responses/json_schema": 0.78,
     "responses/text": 0.92,
     "responses/tool_history": 1.0,

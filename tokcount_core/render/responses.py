@@ -121,8 +121,7 @@ def _items(ctx: RenderContext, items: list) -> None:
         if isinstance(item, Message):
             content, media = split_content(ctx, item.content, label)
             message(ctx, item.role, content, label, media=media)
-            if media and not content and all(isinstance(p, ImagePart) for p in item.content or []):
-                ctx.segments.append(fixed("image", f"{label}: image-only content", 1))
+            _image_only(ctx, item.content, label)
             if item.role == "assistant" and spec.assistant_extra:
                 ctx.segments.append(fixed("overhead", f"{label}: earlier assistant (reasoning)", spec.assistant_extra))
         elif isinstance(item, FunctionCall | CustomToolCall):
@@ -136,6 +135,7 @@ def _items(ctx: RenderContext, items: list) -> None:
             name = names.get(item.call_id, "")
             content, media = split_content(ctx, item.output, label)
             message(ctx, f"functions.{name}", content, f"{label}: tool result", media=media, framing=6)
+            _image_only(ctx, item.output, label)
         elif isinstance(item, Reasoning):
             _reasoning(ctx, item, index > last_user, label)
         elif isinstance(item, ItemReference):
@@ -144,6 +144,12 @@ def _items(ctx: RenderContext, items: list) -> None:
             ctx.estimate(EstimateReason.HOSTED_TOOL)
         elif isinstance(item, HostedItem):
             ctx.estimate(EstimateReason.COMPACTION if item.type == "compaction" else EstimateReason.HOSTED_TOOL_OUTPUT)
+
+
+def _image_only(ctx: RenderContext, content: object, label: str) -> None:
+    """Rule 6: a Responses content list holding only images (no text) costs 1 more."""
+    if isinstance(content, list) and content and all(isinstance(p, ImagePart) for p in content):
+        ctx.segments.append(fixed("overhead", f"{label}: image-only content", 1))
 
 
 def _is_call(items: list, index: int) -> bool:
