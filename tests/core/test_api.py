@@ -180,3 +180,26 @@ def test_vocabulary_hash_is_checked(tmp_path, monkeypatch):
 
 def test_results_serialise_to_json():
     assert json.loads(count(CHAT).model_dump_json())["input_tokens"] == 16
+
+
+def test_files_count_their_text_and_are_flagged():
+    from tests.core.reference import api_of, load
+
+    pdf_cases = [c for c in load("unknowable.jsonl.gz")
+                 if c["model"] == "gpt-4.1-nano" and c["expected_input_tokens"] == 1003]
+    assert pdf_cases
+    for case in pdf_cases:  # one 1-page PDF, recorded many times: the fitted framing reproduces it
+        result = count(case["request"], api=api_of(case))
+        assert result.input_tokens == 1003 and result.input_tokens_details.file_tokens > 700
+        assert result.estimated and "file_content" in result.estimate_reasons
+    spreadsheet = {"model": "gpt-5-nano", "input": [{"role": "user", "content": [
+        {"type": "input_text", "text": "Sum column B"},
+        {"type": "input_file", "filename": "a.xlsx", "file_data": "UEsDBAoAAAAAAA=="}]}]}
+    result = count(spreadsheet)
+    assert result.error_code is None and result.estimated and "file_content" in result.estimate_reasons
+
+
+def test_bare_string_content_parts_are_text():
+    listed = count({"model": "gpt-4o", "messages": [{"role": "user", "content": ["Hello", " there"]}]})
+    assert listed.input_tokens == count({"model": "gpt-4o", "messages": [
+        {"role": "user", "content": "Hello there"}]}).input_tokens

@@ -9,3 +9,8 @@ class InvalidMedia(ValueError):
 
 class MediaTooLarge(InvalidMedia):
     """The media exceeds a configured limit (bytes, pages, characters)."""
+
+
+class UnsupportedFileType(InvalidMedia):
+    """A well-formed file of a type whose text we cannot extract (xlsx, docx, ...): the caller
+    counts what else it knows and flags an estimate rather than failing the record."""

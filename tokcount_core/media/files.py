@@ -16,7 +16,7 @@ from typing import Any
 from pypdf import PdfReader
 from pypdf.errors import LimitReachedError
 
-from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
+from tokcount_core.media.errors import InvalidMedia, MediaTooLarge, UnsupportedFileType
 
 # File types read as text. OpenAI's file inputs accept PDFs and text-like files (docs "File
 # inputs"); binary office formats are not read here.
@@ -62,7 +62,7 @@ def file_text_and_pages(data: bytes, mime: str | None, filename: str | None, max
         raise InvalidMedia("file declared as PDF has no %PDF- header")
     if mime.startswith("text/") or mime in TEXT_MIMES or suffix in TEXT_EXTENSIONS:
         return _text(data, max_chars), 0
-    raise InvalidMedia(f"unsupported file type (mime {mime or None!r}, name {filename!r})")
+    raise UnsupportedFileType(f"unsupported file type (mime {mime or None!r}, name {filename!r})")
 
 
 def _text(data: bytes, max_chars: int) -> str:

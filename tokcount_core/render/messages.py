@@ -39,7 +39,9 @@ def split_content(ctx: RenderContext, content: Content, label: str) -> tuple[str
     texts: list[str] = []
     media: list[Segment] = []
     for part in content:
-        if isinstance(part, TextPart):
+        if isinstance(part, str):
+            texts.append(part)
+        elif isinstance(part, TextPart):
             texts.append(part.value)
         elif isinstance(part, ImagePart):
             media.append(image_segment(ctx, part))

@@ -105,4 +105,5 @@ ContentPart = Annotated[
                   custom_error_message="unknown content part type"),
 ]
 
-Content = str | list[ContentPart] | None
+# The API also accepted bare strings as parts (recorded 2025-05, unknowable.jsonl.gz): text.
+Content = str | list[ContentPart | str] | None
