@@ -107,6 +107,8 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-4o-mini", **_O200K, image=_TILE_4O_MINI),
     _family("gpt-4o-audio-preview", **_O200K, image=_TILE_4O),
     _family("gpt-4o-mini-audio-preview", **_O200K, image=_TILE_4O_MINI),
+    _family("gpt-audio", **_O200K, image=_TILE_4O),
+    _family("gpt-audio-mini", **_O200K, image=_TILE_4O_MINI),
     # Search models add hidden context and drop parts of the prompt (unknowable.jsonl.gz): flagged.
     _family("gpt-4o-search-preview", **_O200K, image=_TILE_4O, unverified=True),
     _family("gpt-4o-mini-search-preview", **_O200K, image=_TILE_4O_MINI, unverified=True),

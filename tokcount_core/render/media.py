@@ -37,10 +37,13 @@ def audio_segment(ctx: RenderContext, part: AudioPart) -> Segment:
         return fixed("audio", "audio (no data)", 0)
     raw = media.decode_base64(data, ctx.limits.max_media_bytes)
     seconds = media.audio_duration_seconds(raw, fmt)
-    # OpenAI documents no exact audio tokenisation: the rate is an estimate (see media.audio).
+    # OpenAI documents no exact audio tokenisation: the rate is an estimate (see media.audio), and
+    # each audio part costs about 3 more (5 recordings in unknowable.jsonl.gz: +3, +3, +3, +3, +4).
     ctx.estimate(EstimateReason.AUDIO_UNKNOWN)
-    return fixed("audio", f"audio {seconds:.2f}s", media.audio_tokens(seconds, ctx.spec.family))
+    return fixed("audio", f"audio {seconds:.2f}s", media.audio_tokens(seconds, ctx.spec.family) + _AUDIO_FRAMING)
 
+
+_AUDIO_FRAMING = 3
 
 # What a file costs beyond its extracted text, fitted on one 1-page PDF recorded 60 times
 # (unknowable.jsonl.gz): about 216 more in Chat for the first file and 21 for each further one,
