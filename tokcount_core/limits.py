@@ -10,12 +10,15 @@ class TooLarge(ValueError):
 
 
 class Limits(BaseModel):
+    """Per-record bounds; exceeding one gives a ``too_large`` row. JSON itself may nest 1,024 deep
+    (orjson's limit); tool schemas ``max_depth``."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     max_record_bytes: int = 32 * 1024 * 1024
-    max_depth: int = 256
-    max_items: int = 100_000
-    max_text_chars: int = 32 * 1024 * 1024
-    max_media_bytes: int = 48 * 1024 * 1024
-    max_images: int = 2_000
+    max_depth: int = 64  # nesting of a tool's JSON schema (also catches $ref cycles)
+    max_items: int = 100_000  # rendered pieces (messages, parts) in one request
+    max_text_chars: int = 32 * 1024 * 1024  # one piece of text handed to the tokenizer
+    max_media_bytes: int = 48 * 1024 * 1024  # one decoded image, audio clip or file
+    max_images: int = 2_000  # images in one request
     max_pdf_pages: int = 500

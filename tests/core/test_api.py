@@ -203,3 +203,18 @@ def test_bare_string_content_parts_are_text():
     listed = count({"model": "gpt-4o", "messages": [{"role": "user", "content": ["Hello", " there"]}]})
     assert listed.input_tokens == count({"model": "gpt-4o", "messages": [
         {"role": "user", "content": "Hello there"}]}).input_tokens
+
+
+def test_limits_bound_images_and_schema_depth():
+    from tokcount_core import Limits
+
+    image = {"type": "input_image", "image_url": "https://example.com/x.png"}
+    many = {"model": "gpt-4o", "input": [{"role": "user", "content": [image] * 3}]}
+    assert count(many, limits=Limits(max_images=2)).error_code == ErrorCode.TOO_LARGE
+    assert count(many, limits=Limits(max_images=3)).error_code is None
+    nested: dict = {"type": "string"}
+    for _ in range(10):
+        nested = {"type": "object", "properties": {"a": nested}}
+    body = {"model": "gpt-4o", "input": "x", "tools": [{"type": "function", "name": "f", "parameters": nested}]}
+    assert count(body, limits=Limits(max_depth=5)).error_code == ErrorCode.TOO_LARGE
+    assert count(body).error_code is None

@@ -27,7 +27,7 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     functions = [t.definition if isinstance(t, FunctionTool) else t
                  for t in body.tools or [] if not isinstance(t, HostedTool)]
     functions += list(body.functions or [])
-    block = tools_block(functions, one_line_objects=not spec.reasoning,
+    block = tools_block(functions, one_line_objects=not spec.reasoning, max_depth=ctx.limits.max_depth,
                         legacy=spec.tool_renderer == "2023") if functions else None
     fmt = json_schema_of(body.response_format)
     fmt_block = response_format_block(*fmt) if fmt else None

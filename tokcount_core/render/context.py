@@ -19,6 +19,7 @@ class RenderContext:
     segments: list[Segment] = field(default_factory=list)
     reasons: set[str] = field(default_factory=set)
     files: int = 0  # files seen so far: only the first one pays the full file framing
+    images: int = 0
 
     def before(self, day: date) -> bool:
         """Whether the request was made before ``day`` (undated requests follow today's rules)."""

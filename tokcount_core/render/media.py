@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tokcount_core import media
+from tokcount_core.limits import TooLarge
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.segments import Segment, fixed
 from tokcount_core.result import EstimateReason
@@ -13,6 +14,9 @@ def image_segment(ctx: RenderContext, part: ImagePart) -> Segment:
     """Reference rule 6; formulas per model in ``tokcount_core/models.py``."""
     formula = ctx.spec.image
     url = part.url
+    ctx.images += 1
+    if ctx.images > ctx.limits.max_images:
+        raise TooLarge(f"more than {ctx.limits.max_images} images")
     if formula is None:
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
         return fixed("image", "image (model without a known image formula)", 0)

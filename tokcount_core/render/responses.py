@@ -53,7 +53,8 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
 
     if isinstance(body.instructions, str) and body.instructions:
         message(ctx, "system", body.instructions, "instructions")
-    block = tools_block(functions, one_line_objects=True, legacy=spec.tool_renderer == "2023") if functions else None
+    block = tools_block(functions, one_line_objects=True, legacy=spec.tool_renderer == "2023",
+                        max_depth=ctx.limits.max_depth) if functions else None
     _custom_tools(ctx, [t for t in functions if isinstance(t, CustomTool)])
     fmt = json_schema_of(body.text.get("format") if isinstance(body.text, dict) else None)
     fmt_block = response_format_block(*fmt) if fmt else None

@@ -9,13 +9,14 @@ from tokcount_core.render.typescript import SchemaRenderer, _comment_lines
 from tokcount_core.schema.tools import CustomTool, FunctionDef
 
 
-def tools_block(functions: Sequence[FunctionDef | CustomTool], one_line_objects: bool, legacy: bool) -> str:
+def tools_block(functions: Sequence[FunctionDef | CustomTool], one_line_objects: bool, legacy: bool,
+                max_depth: int) -> str:
     """``# Tools\\n\\n## functions\\n\\nnamespace functions {\\n\\n`` + each tool + ``} // namespace functions``."""
-    body = "".join(_tool(f, one_line_objects, legacy) for f in functions)
+    body = "".join(_tool(f, one_line_objects, legacy, max_depth) for f in functions)
     return f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions"
 
 
-def _tool(tool: FunctionDef | CustomTool, one_line_objects: bool, legacy: bool) -> str:
+def _tool(tool: FunctionDef | CustomTool, one_line_objects: bool, legacy: bool, max_depth: int) -> str:
     lines = _comment_lines(tool.description) if tool.description and tool.description.strip() else []
     if isinstance(tool, CustomTool):
         # Custom (freeform) tools take a raw string; the grammar itself is not shown as a type.
@@ -25,7 +26,7 @@ def _tool(tool: FunctionDef | CustomTool, one_line_objects: bool, legacy: bool) 
     if not params.get("properties"):
         lines.append(f"type {tool.name} = () => any;")
         return "\n".join(lines) + "\n\n"
-    renderer = (_LegacyRenderer if legacy else SchemaRenderer)(params, one_line_objects)
+    renderer = _LegacyRenderer(params) if legacy else SchemaRenderer(params, one_line_objects, max_depth)
     prefix = ""
     if not legacy:
         if isinstance(params.get("description"), str):
@@ -41,7 +42,7 @@ class _LegacyRenderer:
     descriptions, 2-space nested indent with an unindented closing brace, ``any[]`` for arrays without
     items. Mirrors hmarr/openai-chat-tokens (tests validated against the live API)."""
 
-    def __init__(self, root: dict[str, Any], one_line_objects: bool) -> None:
+    def __init__(self, root: dict[str, Any]) -> None:
         self.root = root
 
     def render_object(self, schema: dict[str, Any], indent: int = 0) -> str:

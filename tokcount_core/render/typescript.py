@@ -13,17 +13,16 @@ from typing import Any
 
 from tokcount_core.limits import TooLarge
 
-_MAX_DEPTH = 64
-
 
 class SchemaRenderer:
-    def __init__(self, root: dict[str, Any], one_line_objects: bool) -> None:
+    def __init__(self, root: dict[str, Any], one_line_objects: bool, max_depth: int) -> None:
         self.root = root
         self.one_line_objects = one_line_objects
+        self.max_depth = max_depth
 
     def render_type(self, schema: Any, depth: int = 0) -> str:
-        if depth > _MAX_DEPTH:
-            raise TooLarge(f"tool schema nested deeper than {_MAX_DEPTH} levels (or a $ref cycle)")
+        if depth > self.max_depth:
+            raise TooLarge(f"tool schema nested deeper than {self.max_depth} levels (or a $ref cycle)")
         if not isinstance(schema, dict):
             return "any"
         if "$ref" in schema:
