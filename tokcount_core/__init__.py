@@ -4,7 +4,8 @@
 ``CountResult``; it never raises for bad input (errors are data) and never touches the network.
 """
 
-from tokcount_core.count import Limits, count, count_many
+from tokcount_core.count import count, count_many
+from tokcount_core.limits import ImageHints, Limits
 from tokcount_core.registry import Registry, default_registry
 from tokcount_core.result import RULES_VERSION, CountResult, Details, ErrorCode, EstimateReason
 
@@ -14,6 +15,7 @@ __all__ = [
     "Details",
     "ErrorCode",
     "EstimateReason",
+    "ImageHints",
     "Limits",
     "Registry",
     "count",

@@ -10,7 +10,7 @@ import orjson
 from pydantic import ValidationError
 
 from tokcount_core.encoding import encode_ordinary, get_encoding
-from tokcount_core.limits import Limits, TooLarge
+from tokcount_core.limits import ImageHints, Limits, TooLarge
 from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
 from tokcount_core.registry import Registry, UnknownModel, UnsupportedProvider, default_registry
 from tokcount_core.render.chat import render_chat
@@ -20,6 +20,7 @@ from tokcount_core.result import CountResult, Details, ErrorCode, EstimateReason
 from tokcount_core.schema.requests import CHAT_ADAPTER, RESPONSES_ADAPTER, Api, detect_api
 
 _DEFAULT_LIMITS = Limits()
+_NO_HINTS = ImageHints()
 _TAGS = frozenset({"message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
                    "reasoning", "item_reference", "additional_tools", "hosted", "function", "custom", "text",
                    "image", "file", "audio"})
@@ -44,16 +45,18 @@ def count(
     limits: Limits | None = None,
     explain: bool = False,
     return_tokens: bool = False,
+    images: ImageHints | None = None,
 ) -> CountResult:
     """Count the input tokens OpenAI would bill for ``request``.
 
     ``model`` overrides the body's model (e.g. an Azure deployment's real model); ``default_model``
     fills in when the body has none (fine-tuning data). ``as_of`` selects the rendering era.
+    ``images`` gives sizes of remote images resolved outside the core (it never fetches).
     """
     limits = limits or _DEFAULT_LIMITS
     try:
         return _count(request, model, default_model, api, as_of, registry or default_registry(), limits,
-                      explain, return_tokens)
+                      explain, return_tokens, images or _NO_HINTS)
     except RecordError as exc:
         return CountResult.failure(exc.code, str(exc))
     except (MediaTooLarge, TooLarge, RecursionError) as exc:
@@ -68,8 +71,8 @@ def count_many(requests: Iterable[dict[str, Any] | str | bytes], **kwargs: Any) 
     return [count(r, **kwargs) for r in requests]
 
 
-def _count(request: Any, model: str | None, default_model: str | None, api: Api | None,
-           as_of: Any, registry: Registry, limits: Limits, explain: bool, return_tokens: bool) -> CountResult:
+def _count(request: Any, model: str | None, default_model: str | None, api: Api | None, as_of: Any,
+           registry: Registry, limits: Limits, explain: bool, return_tokens: bool, images: ImageHints) -> CountResult:
     body = _load(request, limits)
     kind = api or detect_api(body)
     model_name = model or body.get("model") or default_model
@@ -82,7 +85,8 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
         raise RecordError(ErrorCode.UNSUPPORTED_PROVIDER, f"model: {exc}") from exc
     except UnknownModel as exc:
         raise RecordError(ErrorCode.UNKNOWN_MODEL, f"model: {exc}") from exc
-    ctx = RenderContext(spec=spec, api="chat" if kind == "chat" else "responses", as_of=day, limits=limits)
+    ctx = RenderContext(spec=spec, api="chat" if kind == "chat" else "responses", as_of=day, limits=limits,
+                        image_hints=images)
     if mapped:
         ctx.estimate(EstimateReason.UNMAPPED_MODEL if spec.family == "unknown" else EstimateReason.UNVERIFIED_RULE)
     try:

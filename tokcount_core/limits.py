@@ -9,6 +9,20 @@ class TooLarge(ValueError):
     """A record exceeds a limit; it becomes a ``too_large`` row instead of costing unbounded work."""
 
 
+class ImageHints(BaseModel):
+    """What is known about images the request only references (remote URLs, file ids).
+
+    ``sizes`` maps a URL or file id to its (width, height), e.g. from a fetcher at the edge; such
+    images are priced exactly. Other references are priced as ``default_size`` (or, without it, as
+    the low-detail floor every image costs) and flagged ``image_size_unknown``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sizes: dict[str, tuple[int, int]] = {}
+    default_size: tuple[int, int] | None = None
+
+
 class Limits(BaseModel):
     """Per-record bounds; exceeding one gives a ``too_large`` row. JSON itself may nest 1,024 deep
     (orjson's limit); tool schemas ``max_depth``."""

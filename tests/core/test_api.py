@@ -218,3 +218,17 @@ def test_limits_bound_images_and_schema_depth():
     body = {"model": "gpt-4o", "input": "x", "tools": [{"type": "function", "name": "f", "parameters": nested}]}
     assert count(body, limits=Limits(max_depth=5)).error_code == ErrorCode.TOO_LARGE
     assert count(body).error_code is None
+
+
+def test_remote_images_use_given_sizes_or_flag_a_default():
+    from tokcount_core import ImageHints
+
+    url = "https://example.com/cat.png"
+    body = {"model": "gpt-4o", "input": [{"role": "user", "content": [
+        {"type": "input_text", "text": "What is this?"}, {"type": "input_image", "image_url": url}]}]}
+    floor = count(body)
+    assert floor.estimated and floor.input_tokens_details.image_tokens == 85  # low-detail floor
+    known = count(body, images=ImageHints(sizes={url: (1024, 1024)}))
+    assert not known.estimated and known.input_tokens_details.image_tokens == 765  # OpenAI docs example
+    assumed = count(body, images=ImageHints(default_size=(2048, 4096)))
+    assert assumed.estimated and assumed.input_tokens_details.image_tokens == 1105

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from tokcount_core.limits import Limits
+from tokcount_core.limits import ImageHints, Limits
 from tokcount_core.models import ModelSpec
 from tokcount_core.render.segments import Segment
 
@@ -16,6 +16,7 @@ class RenderContext:
     api: str
     as_of: date | None
     limits: Limits
+    image_hints: ImageHints
     segments: list[Segment] = field(default_factory=list)
     reasons: set[str] = field(default_factory=set)
     files: int = 0  # files seen so far: only the first one pays the full file framing

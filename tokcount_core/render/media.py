@@ -28,9 +28,19 @@ def image_segment(ctx: RenderContext, part: ImagePart) -> Segment:
         width, height = media.image_size(raw)
         return fixed("image", f"image {width}x{height} detail={detail}",
                      media.image_tokens(formula, width, height, detail))
-    # Remote URL or file_id: the size is unknown offline (we never fetch). Count the low-detail
-    # floor, which every image costs at least, and flag it.
+    # Remote URL or file_id: we never fetch. A size resolved at the edge prices it exactly;
+    # otherwise the configured default size, or the low-detail floor every image costs, flagged.
+    reference = url or part.file_id or ""
+    hints = ctx.image_hints
+    if reference in hints.sizes:
+        width, height = hints.sizes[reference]
+        return fixed("image", f"image {width}x{height} (size given) detail={detail}",
+                     media.image_tokens(formula, width, height, detail))
     ctx.estimate(EstimateReason.IMAGE_SIZE_UNKNOWN if url else EstimateReason.FILE_REFERENCE)
+    if hints.default_size is not None:
+        width, height = hints.default_size
+        return fixed("image", f"image of unknown size, priced as {width}x{height}",
+                     media.image_tokens(formula, width, height, detail))
     return fixed("image", "image of unknown size (lower bound)", media.image_tokens(formula, 1, 1, "low"))
 
 
