@@ -66,6 +66,23 @@ class Output(_Strict):
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
 
 
+class Media(_Strict):
+    """Remote images: never fetched unless ``allow_fetch`` and the URL's host is allow-listed
+    (a fetch from request content is an SSRF risk). ``default_image_size`` prices the rest."""
+
+    allow_fetch: bool = False
+    allow_hosts: list[str] = Field(default_factory=list, description="exact host names, e.g. cdn.example.com")
+    timeout_seconds: float = Field(5.0, gt=0)
+    max_bytes: int = Field(20 * 1024 * 1024, gt=0, description="largest image body read")
+    default_image_size: tuple[int, int] | None = Field(None, description="(width, height) for unknown sizes")
+
+    @model_validator(mode="after")
+    def _hosts_needed(self) -> Media:
+        if self.allow_fetch and not self.allow_hosts:
+            raise ValueError("media.allow_fetch needs media.allow_hosts (fetching any host is never allowed)")
+        return self
+
+
 class Execution(_Strict):
     small_input_bytes: int = Field(20 * 1024 * 1024, ge=0, description="below this, count in-process")
     force_ray: bool = False
@@ -85,6 +102,7 @@ class JobConfig(_Strict):
     limits: dict[str, Any] = Field(default_factory=dict, description="tokcount_core.Limits fields")
     registry: RegistryOverrides = Field(default_factory=RegistryOverrides)
     pricing: dict[str, Price] = Field(default_factory=dict, description="model -> price; adds cost_usd")
+    media: Media = Field(default_factory=Media)
     usage_from: list[str] = Field(default_factory=list,
                                   description="OpenAI batch output files whose usage is joined by custom_id")
     output: Output = Field(default_factory=Output)

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from jobs.batch_usage import Usage
 from jobs.config import JobConfig
+from jobs.image_fetch import ImageSizer
 from jobs.output import INTERNAL_COLUMNS, output_schema
 from jobs.records import MISSING, Unwrapper, get_path
 from tokcount_core import RULES_VERSION, ErrorCode, Limits, count, default_registry
@@ -27,6 +28,7 @@ class RowCounter:
     def __init__(self, config: JobConfig, usage: dict[str, Usage] | None = None):
         self.config = config
         self.usage = usage or {}  # billed usage joined by record id (batch output files)
+        self.image_sizer = ImageSizer(config.media)
         self.unwrapper = Unwrapper(config)
         overrides = config.registry
         self.registry = default_registry()
@@ -86,6 +88,7 @@ class RowCounter:
         # Rendering eras follow the record's own timestamp unless the config pins a date.
         as_of = self.config.as_of or ex.columns.get("timestamp")
         res = count(ex.body, ex.model, default_model=self.config.model, api=ex.api, as_of=as_of,
+                    images=self.image_sizer.hints(ex.body),
                     registry=self.registry, limits=self.limits, return_tokens=self.config.output.tokens)
         row.update(model=res.model or row["model"], encoding=res.encoding, api=res.api,
                    estimated=res.estimated, estimate_reasons=res.estimate_reasons,
