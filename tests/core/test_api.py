@@ -232,3 +232,16 @@ def test_remote_images_use_given_sizes_or_flag_a_default():
     assert not known.estimated and known.input_tokens_details.image_tokens == 765  # OpenAI docs example
     assumed = count(body, images=ImageHints(default_size=(2048, 4096)))
     assert assumed.estimated and assumed.input_tokens_details.image_tokens == 1105
+
+
+def test_chat_custom_tools_and_their_calls_are_counted():
+    history = [{"role": "user", "content": "run"},
+               {"role": "assistant", "tool_calls": [
+                   {"id": "c1", "type": "custom", "custom": {"name": "sql", "input": "SELECT 1"}}]},
+               {"role": "tool", "tool_call_id": "c1", "content": "1"}]
+    tools = [{"type": "custom", "custom": {"name": "sql", "description": "run sql"}}]
+    with_call = count({"model": "gpt-4o", "messages": history, "tools": tools}, explain=True)
+    without = count({"model": "gpt-4o", "messages": history[:1], "tools": tools})
+    assert with_call.error_code is None and with_call.estimated  # no reference case for Chat custom tools
+    assert any(s.text == "SELECT 1" for s in with_call.segments)
+    assert with_call.input_tokens > without.input_tokens

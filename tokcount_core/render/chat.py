@@ -14,19 +14,17 @@ from tokcount_core.render.tool_calls import (
     parallel_results_body,
 )
 from tokcount_core.render.tool_choice import tool_choice_cost
-from tokcount_core.render.tools import tools_block
+from tokcount_core.render.tools import custom_tool_framing, tool_definitions, tools_block
 from tokcount_core.schema.chat import ChatMessage
 from tokcount_core.schema.requests import ChatBody
-from tokcount_core.schema.tools import FunctionTool, HostedTool
 
 _INSTRUCTION_ROLES = ("system", "developer")
 
 
 def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     spec = ctx.spec
-    functions = [t.definition if isinstance(t, FunctionTool) else t
-                 for t in body.tools or [] if not isinstance(t, HostedTool)]
-    functions += list(body.functions or [])
+    functions = [*tool_definitions(body.tools or []), *(body.functions or [])]
+    custom_tool_framing(ctx, functions)
     block = tools_block(functions, one_line_objects=not spec.reasoning, max_depth=ctx.limits.max_depth,
                         legacy=spec.tool_renderer == "2023") if functions else None
     fmt = json_schema_of(body.response_format)
@@ -91,60 +89,71 @@ def _format_constant(ctx: RenderContext, body: ChatBody, messages: list[ChatMess
     if has_tools and body.tool_choice != "none":
         return
     plain_assistants = sum(1 for m in messages if m.role == "assistant" and not m.tool_calls)
-    ctx.segments.append(fixed("response_format", "format name on assistant headers (x count)", 0))
     for _ in range(1 + plain_assistants):
         ctx.segments.append(text("response_format", "format name on an assistant header", name))
         ctx.segments.append(fixed("response_format", "format header framing", 2))
 
 
 def _history(ctx: RenderContext, messages: list[ChatMessage]) -> None:
-    spec = ctx.spec
-    names: dict[str, str] = {}
+    names: dict[str, str] = {}  # tool_call_id -> function name: a result is authored by its function
     parallel_ids: set[str] = set()
-    pending: list[str] = []
+    pending: list[str] = []  # results of one parallel turn, merged into one message
     for index, msg in enumerate(messages):
         label = f"message {index + 1}"
-        if msg.role == "tool":
-            if msg.tool_call_id in parallel_ids:
-                pending.append(_text_of(ctx, msg, label))
-                nxt = messages[index + 1] if index + 1 < len(messages) else None
-                if nxt is None or nxt.role != "tool" or nxt.tool_call_id not in parallel_ids:
-                    raw = not ctx.before(PARALLEL_RESULTS_RAW_FROM)
-                    message(ctx, PARALLEL, parallel_results_body(pending, ascii_escape=not raw),
-                            f"{label}: parallel tool results", framing=6)
-                    pending = []
-                continue
+        if msg.role == "tool" and msg.tool_call_id in parallel_ids:
+            pending.append(_text_of(ctx, msg, label))
+            nxt = messages[index + 1] if index + 1 < len(messages) else None
+            if nxt is None or nxt.role != "tool" or nxt.tool_call_id not in parallel_ids:
+                raw = not ctx.before(PARALLEL_RESULTS_RAW_FROM)
+                message(ctx, PARALLEL, parallel_results_body(pending, ascii_escape=not raw),
+                        f"{label}: parallel tool results", framing=6)
+                pending = []
+        elif msg.role == "tool":
             author = names.get(msg.tool_call_id or "", msg.name or "")
             message(ctx, author, _text_of(ctx, msg, label), f"{label}: tool result", framing=6)
-            continue
-        if msg.role == "function":
+        elif msg.role == "function":
             # Legacy function results: 3 + t(name) + t(content) (hmarr/openai-chat-tokens, live-validated).
             message(ctx, msg.name or "", _text_of(ctx, msg, label), f"{label}: function result")
-            continue
-        calls = [(c.id, c.function.name, c.function.arguments) for c in msg.tool_calls or [] if c.function]
-        if msg.function_call is not None:
-            calls.append((None, msg.function_call.name, msg.function_call.arguments))
-        content, media = split_content(ctx, msg.content, label)
-        if msg.refusal and not content:
-            content = msg.refusal
-        if content or media or not calls:
-            message(ctx, msg.role, content, label, msg.name, media)
-            if msg.role == "assistant" and spec.assistant_extra:
-                ctx.segments.append(fixed("overhead", f"{label}: earlier assistant (reasoning)",
-                                          spec.assistant_extra))
-        if len(calls) == 1:
-            call_id, name, arguments = calls[0]
-            names[call_id or ""] = name
-            message(ctx, f"functions.{name}", compact_arguments(arguments), f"{label}: tool call",
-                    framing=6)
-        elif calls:
-            for call_id, name, _ in calls:
-                names[call_id or ""] = name
-                parallel_ids.add(call_id or "")
-            message(ctx, PARALLEL, parallel_calls_body([(n, a) for _, n, a in calls]),
-                    f"{label}: parallel tool calls", framing=6)
-        if calls and spec.tool_call_extra:
-            ctx.segments.append(fixed("overhead", f"{label}: tool call (reasoning)", spec.tool_call_extra))
+        else:
+            _turn(ctx, msg, label, names, parallel_ids)
+
+
+def _turn(ctx: RenderContext, msg: ChatMessage, label: str, names: dict[str, str], parallel_ids: set[str]) -> None:
+    """A user/system/assistant message, and an assistant's tool calls as messages of their own."""
+    spec = ctx.spec
+    calls = _calls(msg)
+    content, media = split_content(ctx, msg.content, label)
+    if msg.refusal and not content:
+        content = msg.refusal
+    if content or media or not calls:
+        message(ctx, msg.role, content, label, msg.name, media)
+        if msg.role == "assistant" and spec.assistant_extra:
+            ctx.segments.append(fixed("overhead", f"{label}: earlier assistant (reasoning)", spec.assistant_extra))
+    for call_id, name, _ in calls:
+        names[call_id or ""] = name
+    if len(calls) == 1:
+        _, name, arguments = calls[0]
+        message(ctx, f"functions.{name}", arguments, f"{label}: tool call", framing=6)
+    elif calls:
+        parallel_ids.update(call_id or "" for call_id, _, _ in calls)
+        message(ctx, PARALLEL, parallel_calls_body([(n, a) for _, n, a in calls]),
+                f"{label}: parallel tool calls", framing=6)
+    if calls and spec.tool_call_extra:
+        ctx.segments.append(fixed("overhead", f"{label}: tool call (reasoning)", spec.tool_call_extra))
+
+
+def _calls(msg: ChatMessage) -> list[tuple[str | None, str, str]]:
+    """(id, name, body) per call: function arguments re-serialised compactly (rule 7), a custom
+    tool's input as sent, the legacy ``function_call`` last."""
+    calls = []
+    for call in msg.tool_calls or []:
+        if call.function is not None:
+            calls.append((call.id, call.function.name, compact_arguments(call.function.arguments)))
+        elif isinstance(call.custom, dict):
+            calls.append((call.id, str(call.custom.get("name", "")), str(call.custom.get("input", ""))))
+    if msg.function_call is not None:
+        calls.append((None, msg.function_call.name, compact_arguments(msg.function_call.arguments)))
+    return calls
 
 
 def _text_of(ctx: RenderContext, msg: ChatMessage, label: str) -> str:

@@ -13,7 +13,7 @@ from tokcount_core.render.response_format import json_schema_of, response_format
 from tokcount_core.render.segments import fixed
 from tokcount_core.render.tool_calls import compact_arguments
 from tokcount_core.render.tool_choice import tool_choice_cost
-from tokcount_core.render.tools import tools_block
+from tokcount_core.render.tools import custom_tool_framing, tool_definitions, tools_block
 from tokcount_core.result import EstimateReason
 from tokcount_core.schema.items import (
     AdditionalTools,
@@ -28,7 +28,7 @@ from tokcount_core.schema.items import (
 )
 from tokcount_core.schema.parts import ImagePart
 from tokcount_core.schema.requests import ResponsesBody
-from tokcount_core.schema.tools import CustomTool, FunctionTool, HostedTool
+from tokcount_core.schema.tools import HostedTool
 
 # Rule 10 / rule 5: Responses calls recorded 2025-03-01..03-31 on non-reasoning models count +18,
 # with function tools +3 more and a hidden ``## multi_tool_use`` namespace of 195 tokens.
@@ -46,16 +46,14 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
     if body.conversation:
         ctx.estimate(EstimateReason.CONVERSATION)
     tools = body.tools or []
-    functions = [t.definition if isinstance(t, FunctionTool) else t
-                 for t in tools if isinstance(t, FunctionTool | CustomTool)
-                 and not (isinstance(t, FunctionTool) and t.defer_loading)]
+    functions = tool_definitions(tools)
     _hosted_tools(ctx, [t for t in tools if isinstance(t, HostedTool)])
 
     if isinstance(body.instructions, str) and body.instructions:
         message(ctx, "system", body.instructions, "instructions")
     block = tools_block(functions, one_line_objects=True, legacy=spec.tool_renderer == "2023",
                         max_depth=ctx.limits.max_depth) if functions else None
-    _custom_tools(ctx, [t for t in functions if isinstance(t, CustomTool)])
+    custom_tool_framing(ctx, functions)
     fmt = json_schema_of(body.text.get("format") if isinstance(body.text, dict) else None)
     fmt_block = response_format_block(*fmt) if fmt else None
     if block:
@@ -94,15 +92,6 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
         # Rule 10: "pro" mode on gpt-5.6 adds a hidden ~1,520 tokens that vary by request.
         ctx.segments.append(fixed("overhead", "hidden pro-mode context (estimated)", 1520))
         ctx.estimate(EstimateReason.PRO_REASONING_MODE)
-
-
-def _custom_tools(ctx: RenderContext, custom: list[CustomTool]) -> None:
-    """Freeform tools cost 13 more than their ``(_: string)`` line, fitted on 5 of 5 text-format
-    reference cases (gpt-5); how a grammar is shown is not known, so a grammar makes an estimate."""
-    for tool in custom:
-        ctx.segments.append(fixed("tool", f"custom tool {tool.name} framing", 13))
-        if (tool.format or {}).get("type") == "grammar":
-            ctx.estimate(EstimateReason.UNVERIFIED_RULE)
 
 
 def _hosted_tools(ctx: RenderContext, hosted: list[HostedTool]) -> None:

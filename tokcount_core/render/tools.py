@@ -5,20 +5,41 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tokcount_core.render.context import RenderContext
+from tokcount_core.render.segments import fixed
 from tokcount_core.render.typescript import SchemaRenderer, _comment_lines
-from tokcount_core.schema.tools import CustomTool, FunctionDef
+from tokcount_core.result import EstimateReason
+from tokcount_core.schema.tools import CustomDef, CustomTool, FunctionDef, FunctionTool
 
 
-def tools_block(functions: Sequence[FunctionDef | CustomTool], one_line_objects: bool, legacy: bool,
+def tool_definitions(tools: Sequence[object]) -> list[FunctionDef | CustomDef]:
+    """The client-side tools the model sees in its namespace; deferred ones (``defer_loading``,
+    loaded later by tool search) are not shown up front."""
+    return [t.definition for t in tools
+            if isinstance(t, FunctionTool | CustomTool) and not getattr(t, "defer_loading", False)]
+
+
+def custom_tool_framing(ctx: RenderContext, definitions: Sequence[FunctionDef | CustomDef]) -> None:
+    """Freeform tools cost 13 more than their ``(_: string)`` line, fitted on 5 of 5 text-format
+    Responses cases (gpt-5); how a grammar is shown is not known, so a grammar makes an estimate,
+    and so does a custom tool in Chat (no reference case)."""
+    for tool in definitions:
+        if isinstance(tool, CustomDef):
+            ctx.segments.append(fixed("tool", f"custom tool {tool.name} framing", 13))
+            if (tool.format or {}).get("type") == "grammar" or ctx.api == "chat":
+                ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+
+
+def tools_block(functions: Sequence[FunctionDef | CustomDef], one_line_objects: bool, legacy: bool,
                 max_depth: int) -> str:
     """``# Tools\\n\\n## functions\\n\\nnamespace functions {\\n\\n`` + each tool + ``} // namespace functions``."""
     body = "".join(_tool(f, one_line_objects, legacy, max_depth) for f in functions)
     return f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions"
 
 
-def _tool(tool: FunctionDef | CustomTool, one_line_objects: bool, legacy: bool, max_depth: int) -> str:
+def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, max_depth: int) -> str:
     lines = _comment_lines(tool.description) if tool.description and tool.description.strip() else []
-    if isinstance(tool, CustomTool):
+    if isinstance(tool, CustomDef):
         # Custom (freeform) tools take a raw string; the grammar itself is not shown as a type.
         lines.append(f"type {tool.name} = (_: string) => any;")
         return "\n".join(lines) + "\n\n"

@@ -35,11 +35,26 @@ class FunctionTool(_Tool):
         return FunctionDef(name=self.name or "", description=self.description, parameters=self.parameters)
 
 
-class CustomTool(_Tool):
-    type: Literal["custom"]
+class CustomDef(_Tool):
     name: str
     description: str | None = None
     format: dict[str, Any] | None = None
+
+
+class CustomTool(_Tool):
+    """Freeform tools; Chat nests the definition under ``custom`` like functions under ``function``."""
+
+    type: Literal["custom"]
+    custom: CustomDef | None = None
+    name: str | None = None
+    description: str | None = None
+    format: dict[str, Any] | None = None
+
+    @property
+    def definition(self) -> CustomDef:
+        if self.custom is not None:
+            return self.custom
+        return CustomDef(name=self.name or "", description=self.description, format=self.format)
 
 
 class HostedTool(_Tool):
