@@ -1,0 +1,22 @@
+"""The audit notebook runs top to bottom against a real job output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jobs.config import JobConfig
+from jobs.pipeline import run_job
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "audit.ipynb"
+
+
+def test_audit_notebook_runs_on_the_sample(sample, tmp_path):
+    run_job([str(sample)], str(tmp_path / "out"), JobConfig(model="gpt-4o-mini"), log=lambda _m: None)
+    namespace = {"OUTPUT": str(tmp_path / "out")}
+    for cell in json.loads(NOTEBOOK.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), str(NOTEBOOK), "exec"), namespace)  # noqa: S102
+    assert namespace["table"].num_rows == 350
+    assert namespace["audited"].num_rows > 0
+    assert set(namespace["examples"]) >= {"invalid_json", "unknown_model"}
