@@ -24,4 +24,7 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None, ha
     name = choice.get("name") or (choice.get("function") or {}).get("name")
     if not isinstance(name, str) or spec.reasoning:
         return []
-    return [text("tool", "tool_choice named function", name), fixed("tool", "tool_choice named framing", 7)]
+    # t(name) + 7 (rule 9); models on the 2023 tool renderer (gpt-4-0613) keep its t(name) + 4, as
+    # hmarr/openai-chat-tokens measured live in 2023 and the gpt-4 reference cases (2024-2025) show.
+    framing = 4 if spec.tool_renderer == "2023" else 7
+    return [text("tool", "tool_choice named function", name), fixed("tool", "tool_choice named framing", framing)]
