@@ -48,12 +48,15 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, m
         lines.append(f"type {tool.name} = () => any;")
         return "\n".join(lines) + "\n\n"
     renderer = _LegacyRenderer(params) if legacy else SchemaRenderer(params, one_line_objects, max_depth)
+    # A top-level schema title and description are written like a property's (rule 4, rule 10):
+    # ``// title`` and, with a description, ``//`` then its lines, just before the ``{``.
     prefix = ""
     if not legacy:
-        if isinstance(params.get("description"), str):
-            prefix += "\n".join(_comment_lines(params["description"])) + "\n"
-        if isinstance(params.get("title"), str):
-            prefix += f"// {params['title']}\n"
+        title, description = params.get("title"), params.get("description")
+        if isinstance(title, str):
+            prefix += f"// {title}\n" + ("//\n" if isinstance(description, str) else "")
+        if isinstance(description, str):
+            prefix += "\n".join(_comment_lines(description)) + "\n"
     lines.append(f"type {tool.name} = (_: {prefix}{renderer.render_object(params)}) => any;")
     return "\n".join(lines) + "\n\n"
 
