@@ -24,7 +24,7 @@ FLOORS = {
     "responses/json_schema": 0.78,
     "responses/text": 0.92,
     "responses/tool_history": 1.0,
-    "responses/tools": 0.87,
+    "responses/tools": 0.89,
 }
 OVERALL_FLOOR = 0.95
 

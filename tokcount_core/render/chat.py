@@ -52,7 +52,7 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
             ctx.segments.append(fixed("tool", "tools block adjustment", -1))
     if fmt:
         _format_constant(ctx, body, messages, fmt[0], bool(functions))
-    ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice or body.function_call, bool(functions)))
+    ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice or body.function_call, functions))
     _history(ctx, messages)
     ctx.segments.append(fixed("overhead", "reply priming", spec.priming))
 

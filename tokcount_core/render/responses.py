@@ -72,7 +72,7 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
     if fmt_block:
         ctx.segments.append(fixed("response_format", "Responses format adjustment",
                                   (-4 if spec.reasoning else -3) + (3 if block else 0)))
-    ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice, bool(functions)))
+    ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice, functions))
 
     items = body.input if body.input is not None else body.messages or []
     if isinstance(items, str):

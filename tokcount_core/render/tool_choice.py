@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.segments import Segment, fixed, text
+from tokcount_core.schema.tools import CustomDef, FunctionDef
 
 
-def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None, has_tools: bool) -> list[Segment]:
+def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
+                     functions: Sequence[FunctionDef | CustomDef]) -> list[Segment]:
     spec = ctx.spec
-    if choice is None or choice == "auto" or not has_tools:
+    if choice is None or choice == "auto" or not functions:
         return []
+    if choice == "required" and ctx.api == "responses" and not spec.reasoning and len(functions) == 1:
+        # Responses turns "required" with a single tool into naming that tool: t(name) + 7
+        # (4 of 4 non-reasoning reference cases; with 2+ tools it costs 0, 3 of 3).
+        choice = {"type": "function", "name": functions[0].name}
     if choice == "none":
-        return [fixed("tool", 'tool_choice "none"', 1)]
+        # +1 (rule 9); 0 on reasoning models (4 of 4 reference cases, both APIs).
+        return [fixed("tool", 'tool_choice "none"', 0 if spec.reasoning else 1)]
     if choice == "required":
         return [fixed("tool", 'tool_choice "required"', 2 if spec.encoding == "cl100k_base" else 0)]
     if not isinstance(choice, dict):
