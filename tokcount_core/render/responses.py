@@ -147,14 +147,16 @@ def _is_call(items: list, index: int) -> bool:
 
 
 def _call_adjustment(ctx: RenderContext, item: FunctionCall | CustomToolCall, in_run: bool) -> int:
-    """Rule 7: a Responses call costs Chat's single call - 3 (+3 with an ``id``); reasoning models
-    Chat's + 1 (gpt-5/-mini/-nano 3 less, rule 10); in a run of 2+ calls: -3 (reasoning -2), no id."""
+    """Rule 7: a Responses call costs Chat's single call - 3, reasoning models Chat's, less their
+    ``responses_call_discount`` (rule 10); an ``id`` adds 3 back (on reasoning models too: 2 gpt-5.2
+    cases); in a run of 2+ calls: -3 (reasoning -2), with no ``id`` surcharge."""
     spec = ctx.spec
     if in_run:
         return spec.tool_call_extra + (-2 if spec.reasoning else -3)
+    with_id = 3 if item.id else 0
     if spec.reasoning:
-        return spec.tool_call_extra - spec.responses_call_discount
-    return -3 + (3 if item.id else 0)
+        return spec.tool_call_extra - spec.responses_call_discount + with_id
+    return -3 + with_id
 
 
 def _reasoning(ctx: RenderContext, item: Reasoning, in_tool_loop: bool, label: str) -> None:
