@@ -47,6 +47,8 @@ class ModelSpec:
     chat_tools_extra_per_tool: int | None = None
     responses_call_discount: int = 3
     image: ImageFormula | None = None
+    # Rule 10: reasoning.mode "pro" adds hidden context of about this size (varies: an estimate).
+    pro_mode_tokens: int = 0
     unverified: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -157,7 +159,7 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-5.5", **_REASONING, responses_call_discount=0, context_window=1_050_000,
             max_output=128_000, image=_TILE_GPT5),
     _family("gpt-5.6", **_REASONING, responses_call_discount=0, context_window=1_050_000,
-            max_output=128_000, image=_TILE_GPT5),
+            max_output=128_000, image=_TILE_GPT5, pro_mode_tokens=1520),
     # gpt-oss speaks harmony (openai/harmony); counted with its encoding.
     _family("gpt-oss-120b", encoding="o200k_harmony", reasoning=True, priming=2, context_window=131_072,
             max_output=131_072),

@@ -88,9 +88,8 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
             ctx.segments.append(fixed("tool", "March 2025 tools", 3))
             if body.parallel_tool_calls is not False:
                 ctx.segments.append(fixed("tool", "March 2025 multi_tool_use namespace", 195))
-    if isinstance(body.reasoning, dict) and body.reasoning.get("mode") == "pro":
-        # Rule 10: "pro" mode on gpt-5.6 adds a hidden ~1,520 tokens that vary by request.
-        ctx.segments.append(fixed("overhead", "hidden pro-mode context (estimated)", 1520))
+    if isinstance(body.reasoning, dict) and body.reasoning.get("mode") == "pro" and spec.pro_mode_tokens:
+        ctx.segments.append(fixed("overhead", "hidden pro-mode context (estimated)", spec.pro_mode_tokens))
         ctx.estimate(EstimateReason.PRO_REASONING_MODE)
 
 
