@@ -26,6 +26,7 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     functions = [*tool_definitions(body.tools or []), *(body.functions or [])]
     custom_tool_framing(ctx, functions)
     block = tools_block(functions, one_line_objects=not spec.reasoning, max_depth=ctx.limits.max_depth,
+                        max_nodes=ctx.limits.max_items,
                         legacy=spec.tool_renderer == "2023") if functions else None
     fmt = json_schema_of(body.response_format)
     fmt_block = response_format_block(*fmt) if fmt else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from tokcount_core.limits import ImageHints, Limits
+from tokcount_core.limits import ImageHints, Limits, TooLarge
 from tokcount_core.models import ModelSpec
 from tokcount_core.render.segments import Segment
 
@@ -21,6 +21,7 @@ class RenderContext:
     reasons: set[str] = field(default_factory=set)
     files: int = 0  # files seen so far: only the first one pays the full file framing
     images: int = 0
+    items: int = 0  # messages and content parts rendered so far
 
     def before(self, day: date) -> bool:
         """Whether the request was made before ``day`` (undated requests follow today's rules)."""
@@ -28,3 +29,8 @@ class RenderContext:
 
     def estimate(self, reason: str) -> None:
         self.reasons.add(reason)
+
+    def count_items(self, n: int, label: str) -> None:
+        self.items += n
+        if self.items > self.limits.max_items:
+            raise TooLarge(f"{label}: more than {self.limits.max_items} messages and parts")

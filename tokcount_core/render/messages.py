@@ -6,7 +6,6 @@ OpenAI cookbook "How to count tokens with tiktoken": every message is
 
 from __future__ import annotations
 
-from tokcount_core.limits import TooLarge
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.media import audio_segment, file_segments, image_segment
 from tokcount_core.render.segments import Category, Segment, fixed, text
@@ -17,6 +16,7 @@ def message(ctx: RenderContext, role: str, content: str, label: str, name: str |
             media: list[Segment] | None = None, framing: int | None = None, category: Category = "text",
             tail: tuple[int, Category] | None = None) -> None:
     spec = ctx.spec
+    ctx.count_items(1, label)
     out = ctx.segments
     out.append(fixed("overhead", f"{label}: framing", spec.per_message if framing is None else framing))
     out.append(text("overhead", f"{label}: role", role))
@@ -36,6 +36,7 @@ def split_content(ctx: RenderContext, content: Content, label: str) -> tuple[str
         return "", []
     if isinstance(content, str):
         return content, []
+    ctx.count_items(len(content), label)
     texts: list[str] = []
     media: list[Segment] = []
     for part in content:
@@ -49,6 +50,4 @@ def split_content(ctx: RenderContext, content: Content, label: str) -> tuple[str
             media.append(audio_segment(ctx, part))
         elif isinstance(part, FilePart):
             media.extend(file_segments(ctx, part))
-    if len(ctx.segments) + len(media) > ctx.limits.max_items:
-        raise TooLarge(f"{label}: more than {ctx.limits.max_items} parts")
     return "".join(texts), media

@@ -52,7 +52,7 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
     if isinstance(body.instructions, str) and body.instructions:
         message(ctx, "system", body.instructions, "instructions")
     block = tools_block(functions, one_line_objects=True, legacy=spec.tool_renderer == "2023",
-                        max_depth=ctx.limits.max_depth) if functions else None
+                        max_depth=ctx.limits.max_depth, max_nodes=ctx.limits.max_items) if functions else None
     custom_tool_framing(ctx, functions)
     fmt = json_schema_of(body.text.get("format") if isinstance(body.text, dict) else None)
     fmt_block = response_format_block(*fmt) if fmt else None

@@ -31,13 +31,13 @@ def custom_tool_framing(ctx: RenderContext, definitions: Sequence[FunctionDef | 
 
 
 def tools_block(functions: Sequence[FunctionDef | CustomDef], one_line_objects: bool, legacy: bool,
-                max_depth: int) -> str:
+                max_depth: int, max_nodes: int) -> str:
     """``# Tools\\n\\n## functions\\n\\nnamespace functions {\\n\\n`` + each tool + ``} // namespace functions``."""
-    body = "".join(_tool(f, one_line_objects, legacy, max_depth) for f in functions)
+    body = "".join(_tool(f, one_line_objects, legacy, max_depth, max_nodes) for f in functions)
     return f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions"
 
 
-def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, max_depth: int) -> str:
+def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, max_depth: int, max_nodes: int) -> str:
     lines = _comment_lines(tool.description) if tool.description and tool.description.strip() else []
     if isinstance(tool, CustomDef):
         # Custom (freeform) tools take a raw string; the grammar itself is not shown as a type.
@@ -47,7 +47,7 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, m
     if not params.get("properties"):
         lines.append(f"type {tool.name} = () => any;")
         return "\n".join(lines) + "\n\n"
-    renderer = _LegacyRenderer(params) if legacy else SchemaRenderer(params, one_line_objects, max_depth)
+    renderer = _LegacyRenderer(params) if legacy else SchemaRenderer(params, one_line_objects, max_depth, max_nodes)
     # A top-level schema title and description are written like a property's (rule 4, rule 10):
     # ``// title`` and, with a description, ``//`` then its lines, just before the ``{``.
     prefix = ""

@@ -15,14 +15,19 @@ from tokcount_core.limits import TooLarge
 
 
 class SchemaRenderer:
-    def __init__(self, root: dict[str, Any], one_line_objects: bool, max_depth: int) -> None:
+    def __init__(self, root: dict[str, Any], one_line_objects: bool, max_depth: int, max_nodes: int) -> None:
         self.root = root
         self.one_line_objects = one_line_objects
         self.max_depth = max_depth
+        # $ref fan-out makes a few KB of schema expand exponentially: bound the work, not just depth.
+        self.nodes_left = max_nodes
 
     def render_type(self, schema: Any, depth: int = 0) -> str:
         if depth > self.max_depth:
             raise TooLarge(f"tool schema nested deeper than {self.max_depth} levels (or a $ref cycle)")
+        self.nodes_left -= 1
+        if self.nodes_left < 0:
+            raise TooLarge("tool schema expands to too many types ($ref fan-out)")
         if not isinstance(schema, dict):
             return "any"
         if "$ref" in schema:
