@@ -1,7 +1,8 @@
 """``tokcount`` command line: ``count`` runs the batch job; ``explain`` shows one body's pieces.
 
 Fatal problems (bad config, missing input, unwritable output) print one line and exit 2 before any
-counting; bad records never stop the job, they become error rows.
+counting; so does an I/O failure mid-run (disk full, corrupt or vanished input), which keeps the
+finished shards for a rerun. Bad records never stop the job, they become error rows.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobs.config import ConfigError, JobConfig, load_config
-from jobs.output import OutputError
 from jobs.sources import InputError
 
 EXIT_FATAL = 2
@@ -37,6 +37,8 @@ def add_count_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api", help="force chat, responses or bifrost")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
     p.add_argument("--overwrite", action="store_true", help="discard earlier results in OUTPUT")
+    p.add_argument("--verify-inputs", action="store_true", default=None,
+                   help="on resume, re-hash inputs rather than trust their size and mtime")
     p.add_argument("--usage-from", action="append", metavar="BATCH_OUTPUT",
                    help="OpenAI batch output file(s): join their usage to the input by custom_id")
     p.add_argument("--max-input-tokens", type=int, help="split output into kept/ and rejected/")
@@ -56,6 +58,7 @@ def config_from_args(args: argparse.Namespace) -> JobConfig:
         "output.max_input_tokens": args.max_input_tokens, "output.keep_record": args.keep_record,
         "output.tokens": args.tokens, "output.context": args.context,
         "execution.force_ray": args.force_ray, "execution.address": args.address,
+        "execution.verify_inputs": args.verify_inputs,
         "execution.small_input_bytes": 2**62 if args.in_process else None,
     })
 
@@ -71,6 +74,8 @@ def summary_line(manifest: dict[str, Any]) -> str:
         line += f" | kept {totals['kept']:,}, rejected {totals['rejected']:,}"
     if manifest["config"].get("pricing"):
         line += f" | cost ${totals['cost_usd']:,.4f}"
+    if manifest.get("orphans"):
+        line += f" | WARNING: {len(manifest['orphans'])} result(s) in OUTPUT whose input is gone (see _manifest.json)"
     return line
 
 
@@ -95,9 +100,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_explain(args.body, model=args.model)
         return run_count(args)
-    except (ConfigError, InputError, OutputError) as exc:
-        print(f"tokcount: error: {exc}", file=sys.stderr)
+    except (ConfigError, InputError, OSError) as exc:  # OSError: also a disk or input failing mid-run
+        print(f"tokcount: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FATAL
+
+
+def one_line(exc: BaseException) -> str:
+    """The error's first line; on Ray, that of the original error (``RayTaskError.cause``), not the
+    remote traceback its message holds."""
+    cause = getattr(exc, "cause", None)
+    exc = cause if isinstance(cause, BaseException) else exc
+    return next(iter(str(exc).strip().splitlines()), type(exc).__name__)
 
 
 if __name__ == "__main__":

@@ -90,6 +90,10 @@ class Execution(_Strict):
     lines_per_block: int = Field(2000, ge=1, description="read blocks: parallelism within one shard")
     actors: int | None = Field(None, ge=1, description="actor pool size; default sized from the cluster")
     address: str | None = None
+    verify_inputs: bool = Field(False, description="on resume, re-hash inputs instead of trusting size+mtime")
+    # Same tokens whichever runs (tests/core/test_backends.py), so not part of the fingerprint.
+    backend: Literal["auto", "tiktoken", "fastokens"] = Field(
+        "auto", description="BPE implementation; auto = fastokens when installed (extra 'fast'), else tiktoken")
 
 
 class JobConfig(_Strict):

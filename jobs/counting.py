@@ -19,7 +19,7 @@ from jobs.image_fetch import ImageSizer
 from jobs.output import INTERNAL_COLUMNS, output_schema
 from jobs.records import MISSING, Unwrapper, get_path
 from tokcount_core import RULES_VERSION, ErrorCode, Limits, count, default_registry
-from tokcount_core.encoding import ENCODING_NAMES, get_encoding
+from tokcount_core.encoding import prepare, set_backend
 
 
 class RowCounter:
@@ -40,8 +40,8 @@ class RowCounter:
         self.schema = output_schema(config, self.unwrapper.columns)
         self._batch_schema = self.schema.append(INTERNAL_COLUMNS[0]).append(INTERNAL_COLUMNS[1])
         self._max_bytes = getattr(self.limits, "max_record_bytes", None)
-        for name in ENCODING_NAMES:  # build encoders now, not on the first record of each batch
-            get_encoding(name)
+        set_backend(config.execution.backend)  # per process: each Ray actor selects its own
+        prepare()  # build encoders now, not on the first record of each batch
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         files = batch.column("source_file").to_pylist()
@@ -74,8 +74,9 @@ class RowCounter:
             return _fail(row, ErrorCode.INVALID_JSON, f"{where}: empty line")
         try:
             record = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            return _fail(row, ErrorCode.INVALID_JSON, f"{where}: line is not valid JSON: {exc}")
+        except orjson.JSONDecodeError as exc:  # nesting past orjson's 1,024 levels is too_large, as in the core
+            code = ErrorCode.TOO_LARGE if "depth limit" in str(exc) else ErrorCode.INVALID_JSON
+            return _fail(row, code, f"{where}: line is not valid JSON: {exc}")
         ex, layout = self.unwrapper.extract(record)
         row["record_id"] = ex.record_id or where
         row.update(ex.columns)

@@ -27,7 +27,9 @@ def versions() -> dict[str, str | None]:
 
 
 def build_manifest(config: JobConfig, fmt: str, output_uri: str, shards: list[Shard],
-                   markers: dict[str, dict[str, Any]], run: dict[str, Any]) -> dict[str, Any]:
+                   markers: dict[str, dict[str, Any]], run: dict[str, Any],
+                   orphans: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """``orphans``: markers of results in OUTPUT whose input is gone; listed apart, not in the totals."""
     totals = ShardStats()
     inputs = []
     for shard in shards:
@@ -47,6 +49,8 @@ def build_manifest(config: JobConfig, fmt: str, output_uri: str, shards: list[Sh
         "inputs": inputs,
         "totals": {**asdict(totals), "errors": dict(sorted(totals.errors.items())),
                    "error_records": sum(totals.errors.values())},
+        "orphans": [{"uri": m["input"]["uri"], "sha256": m["sha256"], "outputs": m["outputs"],
+                     "records": m["stats"]["records"]} for m in orphans or []],
         "run": run,
     }
 

@@ -9,7 +9,8 @@ Layout of OUTPUT (any pyarrow filesystem)::
 
 Names starting with ``_`` are ignored by pyarrow/Spark dataset readers, so ``OUTPUT`` reads as one
 table. A shard counts as done only when its marker exists, and the marker is written after the
-rename, so a killed run leaves either a finished shard or none.
+rename, so a killed run leaves either a finished shard or none. ``_manifest.json`` exists only
+after a run finished: ``prepare`` removes the previous one.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from jobs.config import JobConfig
-from jobs.sources import Digest, Shard, iter_records, resolve
+from jobs.sources import Digest, Shard, content_sha256, iter_records, resolve
 
 INTERNAL_COLUMNS = (pa.field("_shard_sha256", pa.string()), pa.field("_shard_bytes", pa.int64()))
 DETAIL_FIELDS = ("text_tokens", "image_tokens", "audio_tokens", "file_tokens", "tool_tokens",
@@ -138,6 +139,10 @@ class OutputDir:
                     self.fs.delete_dir_contents(self.path)
             self.fs.create_dir(self.path, recursive=True)
             self.cleanup()
+            # A manifest means "the last run finished": drop it until this run writes its own, so a
+            # run that fails or is killed part-way leaves no manifest describing outputs it deleted.
+            if self.fs.get_file_info(self.join("_manifest.json")).type == pafs.FileType.File:
+                self.fs.delete_file(self.join("_manifest.json"))
             probe = self.join("_tmp", ".probe")
             self.fs.create_dir(self.join("_tmp"), recursive=True)
             with self.fs.open_output_stream(probe) as f:
@@ -179,11 +184,21 @@ class OutputDir:
     def marker(self, shard: Shard) -> dict[str, Any] | None:
         return self.read_json("_done", f"{shard.key}.json")
 
-    def is_done(self, shard: Shard, fingerprint: str) -> bool:
-        """Finished by an earlier run with the same config, and the input looks unchanged."""
+    def orphans(self, shards: list[Shard]) -> list[dict[str, Any]]:
+        """Markers of earlier results whose input is not among ``shards`` (deleted, renamed or not
+        given this time). Their rows are still in OUTPUT, so the run reports them; it never deletes them."""
+        keys = {f"{s.key}.json" for s in shards}
+        selector = pafs.FileSelector(self.join("_done"), allow_not_found=True)
+        names = sorted(e.base_name for e in self.fs.get_file_info(selector) if e.base_name not in keys)
+        return [m for name in names if (m := self.read_json("_done", name))]
+
+    def is_done(self, shard: Shard, fingerprint: str, verify: bool = False) -> bool:
+        """Finished by an earlier run with the same config, and the input looks unchanged: same size
+        and mtime, and with ``verify`` the same sha256 of its bytes (reads the input again)."""
         marker = self.marker(shard)
-        return bool(marker) and marker["input"] == {
+        done = bool(marker) and marker["input"] == {
             "uri": shard.uri, "size": shard.size, "mtime": shard.mtime} and marker["config"] == fingerprint
+        return done and (not verify or marker.get("sha256") == content_sha256(shard))
 
     def discard(self, shard: Shard) -> None:
         """Remove a previous (stale) result of ``shard`` before it is counted again."""

@@ -55,7 +55,7 @@ def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: p
     out = OutputDir(output, filesystem)
     out.prepare(overwrite)
     fingerprint = config.fingerprint()
-    todo = [s for s in shards if not out.is_done(s, fingerprint)]
+    todo = [s for s in shards if not out.is_done(s, fingerprint, config.execution.verify_inputs)]
     return Plan(shards, todo, out, fingerprint)
 
 
@@ -70,6 +70,10 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     skipped = len(plan.shards) - len(plan.todo)
     log(f"tokcount: {len(plan.shards)} shard(s), {len(plan.todo)} to count ({todo_bytes / 1e6:.1f} MB), "
         f"{skipped} already done; engine: {engine}")
+    orphans = plan.out.orphans(plan.shards)
+    for marker in orphans:
+        log(f"tokcount: warning: {marker['input']['uri']} is not among the inputs (deleted or renamed?) but its "
+            f"rows are still in OUTPUT ({', '.join(marker['outputs'])}); delete them or rerun with --overwrite")
 
     schema = output_schema(config, Unwrapper(config).columns)
     markers: dict[str, dict[str, Any]] = {}
@@ -108,7 +112,7 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     }
     if use_ray:
         run["ray"] = _ray_info()
-    manifest = build_manifest(config, config.format, output, plan.shards, markers, run)
+    manifest = build_manifest(config, config.format, output, plan.shards, markers, run, orphans)
     plan.out.write_json(manifest, "_manifest.json")
     plan.out.cleanup()
     return JobResult(manifest=manifest, output=output)

@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -27,6 +28,7 @@ import zstandard
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".ndjson", ".ndjson.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _GLOB_CHARS = "*?["
+_BOM = b"\xef\xbb\xbf"
 
 READ_SCHEMA = pa.schema([
     ("source_file", pa.string()),
@@ -182,6 +184,14 @@ class Digest:
     bytes: int
 
 
+def content_sha256(shard: Shard) -> str:
+    """sha256 of the shard's bytes as stored: what the reader records in the marker."""
+    with shard.fs.open_input_stream(shard.path, compression=None) as raw:
+        hashing = _HashingReader(raw)
+        hashing.drain()
+    return hashing.sha256.hexdigest()
+
+
 def iter_records(shard: Shard) -> Iterator[bytes | Digest]:
     """Every line (JSONL) or row (Parquet) as raw JSON bytes, then one final ``Digest``."""
     yield from (_iter_parquet if shard.kind == "parquet" else _iter_jsonl)(shard)
@@ -198,13 +208,13 @@ def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
             text = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(buffered), 1 << 20)
         else:
             text = buffered
-        first = True
-        for line in text:
-            if first and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
-            first = False
-            yield line[:-1] if line.endswith(b"\n") else line
-        hashing.drain()
+        try:
+            for line in text:
+                # Concatenated Windows files carry a BOM on any line; the core strips it too.
+                yield line.removesuffix(b"\n").removesuffix(b"\r").removeprefix(_BOM)
+            hashing.drain()
+        except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile) as exc:
+            raise InputError(f"input {shard.uri} is corrupt or truncated: {exc}") from None
         yield Digest(hashing.sha256.hexdigest(), hashing.bytes_read)
 
 

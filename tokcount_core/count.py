@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
-from tokcount_core.encoding import encode_ordinary, get_encoding
+from tokcount_core.encoding import encode_ordinary, get_encoding, token_counter
 from tokcount_core.limits import ImageHints, Limits, TooLarge
 from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
 from tokcount_core.registry import Registry, UnknownModel, UnsupportedProvider, default_registry
@@ -75,7 +75,10 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
            registry: Registry, limits: Limits, explain: bool, return_tokens: bool, images: ImageHints) -> CountResult:
     body = _load(request, limits)
     kind = api or detect_api(body)
-    model_name = model or body.get("model") or default_model
+    given = body.get("model")
+    if given is not None and not isinstance(given, str):
+        raise RecordError(ErrorCode.INVALID_REQUEST, f"model: expected a string, got {type(given).__name__}")
+    model_name = model or given or default_model
     if not isinstance(model_name, str) or not model_name:
         raise RecordError(ErrorCode.MISSING_MODEL, "model: no model in the request and no default model given")
     day = _as_date(as_of)
@@ -158,6 +161,7 @@ def _as_date(value: Any) -> date | None:
 
 def _encode(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -> CountResult:
     encoder = get_encoding(ctx.spec.encoding)
+    counter = token_counter(ctx.spec.encoding)  # counts without building id lists unless asked for
     totals = dict.fromkeys(("text", "image", "audio", "file", "tool", "response_format", "overhead"), 0)
     views: list[SegmentView] = []
     tokens: list[int] = []
@@ -166,13 +170,16 @@ def _encode(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -
         if seg.text:
             if len(seg.text) > ctx.limits.max_text_chars:
                 raise RecordError(ErrorCode.TOO_LARGE, f"{seg.label}: {len(seg.text)} characters, over the limit")
-            ids = _safe_encode(encoder, seg.text, seg.label)
-            n += len(ids)
             if return_tokens:
+                ids = _safe_encode(encoder, seg.text, seg.label)
                 tokens.extend(ids)
+                size = len(ids)
+            else:
+                size = _safe_count(encoder, counter, seg.text, seg.label)
+            n += size
             if seg.tail is not None:
                 head, tail_category = seg.tail
-                moved = max(0, len(ids) - len(_safe_encode(encoder, seg.text[:head], seg.label)))
+                moved = max(0, size - _safe_count(encoder, counter, seg.text[:head], seg.label))
                 totals[tail_category] += moved
                 totals[seg.category] -= moved
         totals[seg.category] += n
@@ -213,7 +220,20 @@ def _safe_encode(encoder: Any, value: str, label: str) -> list[int]:
     try:
         return encode_ordinary(encoder, value)
     except BaseException as exc:  # tiktoken's Rust panics are BaseException, not Exception
-        if isinstance(exc, KeyboardInterrupt | SystemExit):
-            raise
-        raise RecordError(ErrorCode.TOO_LARGE, f"{label}: the tokenizer gave up on this text ({type(exc).__name__})") \
-            from None
+        raise _gave_up(exc, label) from None
+
+
+def _safe_count(encoder: Any, counter: Callable[[str], int], value: str, label: str) -> int:
+    """``len(_safe_encode(...))``: short strings from the cache, long ones counted by the backend."""
+    if len(value) <= _SHORT:
+        return len(_safe_encode(encoder, value, label))
+    try:
+        return counter(value)
+    except BaseException as exc:
+        raise _gave_up(exc, label) from None
+
+
+def _gave_up(exc: BaseException, label: str) -> BaseException:
+    if isinstance(exc, KeyboardInterrupt | SystemExit):
+        return exc
+    return RecordError(ErrorCode.TOO_LARGE, f"{label}: the tokenizer gave up on this text ({type(exc).__name__})")

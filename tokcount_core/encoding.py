@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 
 import regex
 import tiktoken
 
+from tokcount_core import backends
 from tokcount_core.load import load_mergeable_ranks
 
 # Split patterns and special tokens copied from tiktoken_ext/openai_public.py (tiktoken 0.14).
@@ -78,17 +80,83 @@ def _ranks(vocab: str) -> dict[bytes, int]:
     return load_mergeable_ranks(vocab)
 
 
+def mergeable_ranks(vocab: str) -> dict[bytes, int]:
+    """The hash-checked ranks of ``vocab``, loaded once per process (shared with the backends)."""
+    return _ranks(vocab)
+
+
+_backend = "tiktoken"
+
+
+def set_backend(name: str) -> str:
+    """Pick the BPE implementation of this process: ``tiktoken`` (the default), ``fastokens``
+    (identical tokens, several times faster; the optional ``fast`` extra) or ``auto`` (fastokens
+    when installed). Returns the backend now in use. Per process: Ray workers set their own."""
+    global _backend
+    _backend = resolve_backend(name)
+    return _backend
+
+
+def resolve_backend(name: str) -> str:
+    """The backend ``name`` means here (``auto`` resolved); raises if it is unknown or not installed."""
+    if name == "auto":
+        name = "fastokens" if backends.available("fastokens") else "tiktoken"
+    if name not in backends.BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(backends.BACKENDS)} or auto")
+    if not backends.available(name):
+        raise ImportError(f"backend {name!r} is not installed: pip install 'tokcount[fast]'")
+    return name
+
+
+def get_backend() -> str:
+    return _backend
+
+
+def prepare(names: tuple[str, ...] = ENCODING_NAMES) -> None:
+    """Build the encoders (and the selected backend's) now, not inside the first timed record."""
+    for name in names:
+        get_encoding(name)
+        if _backend != "tiktoken":
+            backends.fastokens_bpe(*_VOCAB[name])
+
+
 def encode_ordinary(encoding: tiktoken.Encoding, text: str) -> list[int]:
-    """``encoding.encode_ordinary`` that also copes with huge whitespace runs.
+    """``encoding.encode_ordinary`` through the selected backend, coping with huge whitespace runs.
 
     The fallback splits with the same pattern using the ``regex`` module (what tiktoken's own
     educational implementation does) and runs tiktoken's BPE on each piece: identical tokens
     (checked in tests against tiktoken on random text), bounded time, no panic. Only code points
     that one Unicode version assigns and the other does not could split differently.
     """
+    if _backend != "tiktoken":
+        ids = backends.fastokens_bpe(*_VOCAB[encoding.name]).encode(text)
+        if ids is not None:
+            return ids
+    return _tiktoken_encode(encoding, text)
+
+
+def _tiktoken_encode(encoding: tiktoken.Encoding, text: str) -> list[int]:
     if len(text) >= LONG_WHITESPACE and _LONG_RUN.search(text):
         return _encode_by_pieces(encoding, text)
     return encoding.encode_ordinary(text)
+
+
+def token_counter(name: str) -> Callable[[str], int]:
+    """``len(encode_ordinary(...))`` for encoding ``name`` with the selected backend: fetch it once
+    per record; a backend that can count without building the id list does so."""
+    return _token_counter(name, _backend)
+
+
+@functools.cache
+def _token_counter(name: str, backend: str) -> Callable[[str], int]:
+    encoding = get_encoding(name)
+
+    def tiktoken_count(text: str) -> int:
+        return len(_tiktoken_encode(encoding, text))
+
+    if backend == "tiktoken":
+        return tiktoken_count
+    return backends.fastokens_bpe(*_VOCAB[name]).counter(tiktoken_count)
 
 
 def _encode_by_pieces(encoding: tiktoken.Encoding, text: str) -> list[int]:

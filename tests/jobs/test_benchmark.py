@@ -1,0 +1,34 @@
+"""Smoke test of ``python -m jobs.benchmark --quick``: it runs end to end and writes every key.
+
+No speed is asserted (a shared CI machine is too noisy); the numbers are for humans.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.jobs.conftest import REPO
+
+
+def test_quick_benchmark_writes_every_key(tmp_path):
+    out = tmp_path / "benchmark.json"
+    proc = subprocess.run([sys.executable, "-m", "jobs.benchmark", "--quick", "--out", str(out)], cwd=REPO,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert {"machine", "corpus", "single_thread", "litellm", "jobs", "scaling_2_vs_1_actors", "memory_growth",
+            "targets"} <= result.keys()
+    single = result["single_thread"]
+    assert {"tiktoken_raw", "core_tiktoken"} <= single.keys()
+    assert {"records_per_s", "mb_per_s", "text_mb_per_s"} <= single["tiktoken_raw"].keys()
+    assert "ratio_to_tiktoken" in single["core_tiktoken"]
+    jobs = result["jobs"]
+    assert {(j["scale"], j["actors"]) for j in jobs} >= {(1, 1), (1, 2), (2, 2)}
+    for job in jobs:
+        assert job["errors"] == 0 and job["records"] > 0
+        assert {"mb_per_s", "ratio_to_tiktoken", "memory"} <= job.keys()
+        assert {"driver_mb", "actor_max_mb", "worker_max_mb", "actor_max_private_mb"} <= job["memory"].keys()
+    assert set(result["targets"]) == {"core_vs_tiktoken", "job_vs_tiktoken", "vs_litellm", "memory_4x_vs_1x"}
+    assert "benchmark.json" in proc.stdout or str(out) in proc.stdout
