@@ -175,11 +175,11 @@ def _encode(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -
                 tokens.extend(ids)
                 size = len(ids)
             else:
-                size = _safe_count(encoder, counter, seg.text, seg.label)
+                size = _count_text(encoder, counter, seg.text, seg.label, seg.category)
             n += size
             if seg.tail is not None:
                 head, tail_category = seg.tail
-                moved = max(0, size - _safe_count(encoder, counter, seg.text[:head], seg.label))
+                moved = max(0, size - _count_text(encoder, counter, seg.text[:head], seg.label, seg.category))
                 totals[tail_category] += moved
                 totals[seg.category] -= moved
         totals[seg.category] += n
@@ -231,6 +231,24 @@ def _safe_count(encoder: Any, counter: Callable[[str], int], value: str, label: 
         return counter(value)
     except BaseException as exc:
         raise _gave_up(exc, label) from None
+
+
+# Tool and format blocks repeat across the records of one application: count each text once.
+_REPEATING = frozenset({"tool", "response_format"})
+_MAX_REPEATS = 4096
+_repeat_cache: dict[tuple[str, str], int] = {}
+
+
+def _count_text(encoder: Any, counter: Callable[[str], int], value: str, label: str, category: str) -> int:
+    if category not in _REPEATING:
+        return _safe_count(encoder, counter, value, label)
+    key = (encoder.name, value)
+    size = _repeat_cache.get(key)
+    if size is None:
+        if len(_repeat_cache) >= _MAX_REPEATS:
+            _repeat_cache.clear()
+        size = _repeat_cache[key] = _safe_count(encoder, counter, value, label)
+    return size
 
 
 def _gave_up(exc: BaseException, label: str) -> BaseException:

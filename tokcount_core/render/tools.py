@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
+
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.segments import fixed
 from tokcount_core.render.typescript import SchemaRenderer, _comment_lines
@@ -32,9 +34,28 @@ def custom_tool_framing(ctx: RenderContext, definitions: Sequence[FunctionDef | 
 
 def tools_block(functions: Sequence[FunctionDef | CustomDef], one_line_objects: bool, legacy: bool,
                 max_depth: int, max_nodes: int) -> str:
-    """``# Tools\\n\\n## functions\\n\\nnamespace functions {\\n\\n`` + each tool + ``} // namespace functions``."""
-    body = "".join(_tool(f, one_line_objects, legacy, max_depth, max_nodes) for f in functions)
-    return f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions"
+    """``# Tools\\n\\n## functions\\n\\nnamespace functions {\\n\\n`` + each tool + ``} // namespace functions``.
+
+    Logged traffic repeats the same tools on every request, so blocks are memoised per process.
+    """
+    key = (one_line_objects, legacy, max_depth, max_nodes, *(_definition_key(f) for f in functions))
+    block = _BLOCKS.get(key)
+    if block is None:
+        body = "".join(_tool(f, one_line_objects, legacy, max_depth, max_nodes) for f in functions)
+        block = f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions"
+        if len(_BLOCKS) >= _MAX_BLOCKS:
+            _BLOCKS.clear()
+        _BLOCKS[key] = block
+    return block
+
+
+_MAX_BLOCKS = 1024
+_BLOCKS: dict[tuple[Any, ...], str] = {}
+
+
+def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
+    detail = tool.format if isinstance(tool, CustomDef) else tool.parameters
+    return type(tool).__name__, tool.name, tool.description, orjson.dumps(detail)
 
 
 def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, max_depth: int, max_nodes: int) -> str:
