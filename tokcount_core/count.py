@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
-from tokcount_core.encoding import encode_ordinary, get_encoding, token_counter
 from tokcount_core.limits import ImageHints, Limits, TooLarge
 from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
 from tokcount_core.registry import Registry, UnknownModel, UnsupportedProvider, default_registry
 from tokcount_core.render.chat import render_chat
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.responses import render_responses
-from tokcount_core.result import CountResult, Details, ErrorCode, EstimateReason, SegmentView
+from tokcount_core.result import CountResult, ErrorCode, EstimateReason, RecordError
 from tokcount_core.schema.requests import CHAT_ADAPTER, RESPONSES_ADAPTER, Api, detect_api
+from tokcount_core.tally import tally
 
 _DEFAULT_LIMITS = Limits()
 _NO_HINTS = ImageHints()
 _TAGS = frozenset({"message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
                    "reasoning", "item_reference", "additional_tools", "hosted", "function", "custom", "text",
                    "image", "file", "audio"})
-
-
-class RecordError(Exception):
-    """A per-record failure with its closed error code."""
-
-    def __init__(self, code: ErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def count(
@@ -99,7 +91,7 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
             render_responses(ctx, RESPONSES_ADAPTER.validate_python(body))
     except ValidationError as exc:
         raise _validation_error(exc) from exc
-    return _encode(ctx, kind, explain, return_tokens)
+    return tally(ctx, kind, explain, return_tokens)
 
 
 _BOM = b"\xef\xbb\xbf"
@@ -157,101 +149,3 @@ def _as_date(value: Any) -> date | None:
         return date.fromisoformat(str(value)[:10])
     except ValueError:
         return None
-
-
-def _encode(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -> CountResult:
-    encoder = get_encoding(ctx.spec.encoding)
-    counter = token_counter(ctx.spec.encoding)  # counts without building id lists unless asked for
-    totals = dict.fromkeys(("text", "image", "audio", "file", "tool", "response_format", "overhead"), 0)
-    views: list[SegmentView] = []
-    tokens: list[int] = []
-    for seg in ctx.segments:
-        n = seg.fixed
-        if seg.text:
-            if len(seg.text) > ctx.limits.max_text_chars:
-                raise RecordError(ErrorCode.TOO_LARGE, f"{seg.label}: {len(seg.text)} characters, over the limit")
-            if return_tokens:
-                ids = _safe_encode(encoder, seg.text, seg.label)
-                tokens.extend(ids)
-                size = len(ids)
-            else:
-                size = _count_text(encoder, counter, seg.text, seg.label, seg.category)
-            n += size
-            if seg.tail is not None:
-                head, tail_category = seg.tail
-                moved = max(0, size - _count_text(encoder, counter, seg.text[:head], seg.label, seg.category))
-                totals[tail_category] += moved
-                totals[seg.category] -= moved
-        totals[seg.category] += n
-        if explain:
-            views.append(SegmentView(category=seg.category, label=seg.label, text=seg.text, tokens=n))
-    details = Details(text_tokens=totals["text"], image_tokens=totals["image"], audio_tokens=totals["audio"],
-                      file_tokens=totals["file"], tool_tokens=totals["tool"],
-                      response_format_tokens=totals["response_format"], overhead_tokens=totals["overhead"])
-    return CountResult(
-        input_tokens=details.total(),
-        input_tokens_details=details,
-        model=ctx.spec.name,
-        encoding=ctx.spec.encoding,
-        api=kind,
-        estimated=bool(ctx.reasons),
-        estimate_reasons=sorted(ctx.reasons),
-        segments=views if explain else None,
-        tokens=tokens if return_tokens else None,
-        token_strings=[encoder.decode_single_token_bytes(t).decode("utf-8", "replace") for t in tokens]
-        if return_tokens else None,
-    )
-
-
-# Role headers, names and other short strings repeat on every record: encode each once per process.
-_SHORT = 48
-_short_cache: dict[tuple[str, str], list[int]] = {}
-
-
-def _safe_encode(encoder: Any, value: str, label: str) -> list[int]:
-    if len(value) <= _SHORT:
-        key = (encoder.name, value)
-        ids = _short_cache.get(key)
-        if ids is None:
-            if len(_short_cache) > 100_000:
-                _short_cache.clear()
-            ids = _short_cache[key] = encoder.encode_ordinary(value)
-        return ids
-    try:
-        return encode_ordinary(encoder, value)
-    except BaseException as exc:  # tiktoken's Rust panics are BaseException, not Exception
-        raise _gave_up(exc, label) from None
-
-
-def _safe_count(encoder: Any, counter: Callable[[str], int], value: str, label: str) -> int:
-    """``len(_safe_encode(...))``: short strings from the cache, long ones counted by the backend."""
-    if len(value) <= _SHORT:
-        return len(_safe_encode(encoder, value, label))
-    try:
-        return counter(value)
-    except BaseException as exc:
-        raise _gave_up(exc, label) from None
-
-
-# Tool and format blocks repeat across the records of one application: count each text once.
-_REPEATING = frozenset({"tool", "response_format"})
-_MAX_REPEATS = 4096
-_repeat_cache: dict[tuple[str, str], int] = {}
-
-
-def _count_text(encoder: Any, counter: Callable[[str], int], value: str, label: str, category: str) -> int:
-    if category not in _REPEATING:
-        return _safe_count(encoder, counter, value, label)
-    key = (encoder.name, value)
-    size = _repeat_cache.get(key)
-    if size is None:
-        if len(_repeat_cache) >= _MAX_REPEATS:
-            _repeat_cache.clear()
-        size = _repeat_cache[key] = _safe_count(encoder, counter, value, label)
-    return size
-
-
-def _gave_up(exc: BaseException, label: str) -> BaseException:
-    if isinstance(exc, KeyboardInterrupt | SystemExit):
-        return exc
-    return RecordError(ErrorCode.TOO_LARGE, f"{label}: the tokenizer gave up on this text ({type(exc).__name__})")

@@ -24,6 +24,14 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal_error"
 
 
+class RecordError(Exception):
+    """A per-record failure with its closed error code."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
 class EstimateReason(StrEnum):
     """Why a count is a lower bound or an estimate rather than exact."""
 
