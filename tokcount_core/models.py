@@ -7,7 +7,7 @@ Sources: OpenAI cookbook "How to count tokens with tiktoken" (message framing), 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
@@ -50,7 +50,6 @@ class ModelSpec:
     # Rule 10: reasoning.mode "pro" adds hidden context of about this size (varies: an estimate).
     pro_mode_tokens: int = 0
     unverified: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # Aliases that pointed at an older snapshot until a date (OpenAI's model deprecation page: the
