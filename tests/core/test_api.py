@@ -245,3 +245,16 @@ def test_chat_custom_tools_and_their_calls_are_counted():
     assert with_call.error_code is None and with_call.estimated  # no reference case for Chat custom tools
     assert any(s.text == "SELECT 1" for s in with_call.segments)
     assert with_call.input_tokens > without.input_tokens
+
+
+def test_schema_shapes_the_rules_contradict_are_flagged():
+    def body(prop: dict) -> dict:
+        return {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function",
+                "function": {"name": "f", "parameters": {"type": "object", "properties": {"a": prop}}}}]}
+
+    assert not count(body({"anyOf": [{"type": "string"}, {"type": "null"}]})).estimated  # 4 of 4 exact
+    assert count(body({"anyOf": [{"type": "object"}, {"type": "null"}]})).estimated
+    assert count(body({"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})).estimated
+    legacy = {"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}],
+              "functions": [{"name": "f", "parameters": {"type": "object", "properties": {}}}]}
+    assert count(legacy).estimate_reasons == ["unverified_rule"]

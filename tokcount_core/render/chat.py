@@ -14,7 +14,8 @@ from tokcount_core.render.tool_calls import (
     parallel_results_body,
 )
 from tokcount_core.render.tool_choice import tool_choice_cost
-from tokcount_core.render.tools import custom_tool_framing, tool_definitions, tools_block
+from tokcount_core.render.tools import custom_tool_framing, flag_unverified_schemas, tool_definitions, tools_block
+from tokcount_core.result import EstimateReason
 from tokcount_core.schema.chat import ChatMessage
 from tokcount_core.schema.requests import ChatBody
 
@@ -25,6 +26,9 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     spec = ctx.spec
     functions = [*tool_definitions(body.tools or []), *(body.functions or [])]
     custom_tool_framing(ctx, functions)
+    flag_unverified_schemas(ctx, functions)
+    if body.functions:
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)  # legacy ``functions``: 3 of 23 reference cases exact
     block = tools_block(functions, one_line_objects=not spec.reasoning, max_depth=ctx.limits.max_depth,
                         max_nodes=ctx.limits.max_items,
                         legacy=spec.tool_renderer == "2023") if functions else None

@@ -32,6 +32,35 @@ def custom_tool_framing(ctx: RenderContext, definitions: Sequence[FunctionDef | 
                 ctx.estimate(EstimateReason.UNVERIFIED_RULE)
 
 
+def flag_unverified_schemas(ctx: RenderContext, definitions: Sequence[FunctionDef | CustomDef]) -> None:
+    """Schema shapes whose rendering the reference cases contradict are estimates, not silent
+    guesses: a union with an object or with two non-null members (0 of 17 exact; ``X | null`` is
+    4 of 4), and ``$ref`` in Responses (0 of 11)."""
+    for tool in definitions:
+        if isinstance(tool, FunctionDef) and isinstance(tool.parameters, dict) and (
+                _has_unverified_union(tool.parameters)
+                or (ctx.api == "responses" and b'"$ref"' in orjson.dumps(tool.parameters))):
+            ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+            return
+
+
+def _has_unverified_union(node: Any, depth: int = 0) -> bool:
+    if depth > 64:
+        return False  # the renderer itself refuses schemas this deep
+    if isinstance(node, dict):
+        for key in ("anyOf", "oneOf"):
+            members = node.get(key)
+            if isinstance(members, list):
+                kinds = [m.get("type") if isinstance(m, dict) else None for m in members]
+                non_null = [k for k in kinds if k != "null"]
+                if len(non_null) > 1 or "object" in non_null or None in non_null:
+                    return True
+        return any(_has_unverified_union(v, depth + 1) for v in node.values())
+    if isinstance(node, list):
+        return any(_has_unverified_union(v, depth + 1) for v in node)
+    return False
+
+
 def tools_block(functions: Sequence[FunctionDef | CustomDef], one_line_objects: bool, legacy: bool,
                 max_depth: int, max_nodes: int) -> str:
     """``# Tools\\n\\n## functions\\n\\nnamespace functions {\\n\\n`` + each tool + ``} // namespace functions``.
