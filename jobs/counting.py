@@ -7,7 +7,6 @@ for a bad record; anything unexpected becomes an ``internal_error`` row naming t
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import orjson
@@ -112,8 +111,8 @@ class RowCounter:
         if self.config.pricing:
             row["cost_usd"] = self._cost(res.model, res.input_tokens, ex.output_tokens)
 
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 - one counter per process, bounded
     def _spec(self, model: str | None) -> Any:
+        """The model's spec; ``Registry.resolve`` already caches resolved names."""
         if not model:
             return None
         try:
