@@ -16,14 +16,16 @@ from tokcount_core.render.chat import render_chat
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.responses import render_responses
 from tokcount_core.result import CountResult, ErrorCode, EstimateReason, RecordError
+from tokcount_core.schema.items import ITEM_TAGS
+from tokcount_core.schema.parts import PART_TAGS
 from tokcount_core.schema.requests import CHAT_ADAPTER, RESPONSES_ADAPTER, Api, detect_api
+from tokcount_core.schema.tools import TOOL_TAGS
 from tokcount_core.tally import tally
 
 _DEFAULT_LIMITS = Limits()
 _NO_HINTS = ImageHints()
-_TAGS = frozenset({"message", "function_call", "function_call_output", "custom_tool_call", "custom_tool_call_output",
-                   "reasoning", "item_reference", "additional_tools", "hosted", "function", "custom", "text",
-                   "image", "file", "audio"})
+# Tags our discriminated unions use: pydantic puts them in error locations, users never wrote them.
+_TAGS = ITEM_TAGS | PART_TAGS | TOOL_TAGS
 
 
 def count(

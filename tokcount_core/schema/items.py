@@ -88,6 +88,9 @@ _TAGGED: dict[str, str] = {
 }
 
 
+ITEM_TAGS = frozenset(_TAGGED.values())
+
+
 def _item_tag(value: Any) -> str | None:
     if isinstance(value, dict):
         kind = value.get("type")

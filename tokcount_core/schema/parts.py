@@ -85,15 +85,19 @@ class AudioPart(_Part):
         return self.data, self.format
 
 
+_PART_TAG = {
+    "input_text": "text", "output_text": "text", "text": "text", "refusal": "text",
+    "summary_text": "text", "reasoning_text": "text",
+    "input_image": "image", "image_url": "image",
+    "input_file": "file", "file": "file",
+    "input_audio": "audio",
+}
+PART_TAGS = frozenset(_PART_TAG.values())
+
+
 def _part_tag(value: Any) -> str | None:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return {
-        "input_text": "text", "output_text": "text", "text": "text", "refusal": "text",
-        "summary_text": "text", "reasoning_text": "text",
-        "input_image": "image", "image_url": "image",
-        "input_file": "file", "file": "file",
-        "input_audio": "audio",
-    }.get(kind) if isinstance(kind, str) else None
+    return _PART_TAG.get(kind) if isinstance(kind, str) else None
 
 
 ContentPart = Annotated[

@@ -70,6 +70,9 @@ HOSTED_TOOL_TYPES = (
 )
 
 
+TOOL_TAGS = frozenset({"function", "custom", "hosted"})
+
+
 def _tool_tag(value: Any) -> str | None:
     kind = value.get("type", "function") if isinstance(value, dict) else getattr(value, "type", None)
     if kind in ("function", "custom"):
