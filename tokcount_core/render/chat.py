@@ -67,22 +67,20 @@ def _reasoning_preamble(ctx: RenderContext, messages: list[ChatMessage], first: 
     """Reasoning models keep tools in a message of their own; after a leading developer message
     they are merged as ``# Instructions`` (rule 4; format placement rule 8, weak evidence)."""
     tools_text = "\n\n".join(b for b in (block, fmt_block) if b) if block else None
-    if first is not None and (tools_text or fmt_block):
-        head = messages[0]
-        if head.role == "developer" or not tools_text:
-            messages.pop(0)
-            content, media = split_content(ctx, head.content, "message 0")
-            merged = f"# Instructions\n\n{content}"
-            message(ctx, head.role, f"{merged}\n\n{tools_text or fmt_block}", "message 0 + tools", head.name, media,
-                    tail=(len(merged), "tool" if tools_text else "response_format"))
-            return
-        messages.pop(0)
+    extra, category = (tools_text, "tool") if tools_text else (fmt_block, "response_format")
+    if not extra:
+        return
+    if first is not None:
+        head = messages.pop(0)
         content, media = split_content(ctx, head.content, "message 0")
+        if head.role == "developer" or not tools_text:
+            merged = f"# Instructions\n\n{content}"
+            message(ctx, head.role, f"{merged}\n\n{extra}", "message 0 + tools", head.name, media,
+                    tail=(len(merged), category))
+            return
         message(ctx, head.role, content, "message 0", head.name, media)
-    if tools_text:
-        message(ctx, "developer", tools_text, "tools message", category="tool")
-    elif fmt_block:
-        message(ctx, "developer", fmt_block, "response format message", category="response_format")
+    label = "tools message" if tools_text else "response format message"
+    message(ctx, "developer", extra, label, category=category)
 
 
 def _format_constant(ctx: RenderContext, body: ChatBody, messages: list[ChatMessage], name: str,
