@@ -258,3 +258,22 @@ def test_schema_shapes_the_rules_contradict_are_flagged():
     legacy = {"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}],
               "functions": [{"name": "f", "parameters": {"type": "object", "properties": {}}}]}
     assert count(legacy).estimate_reasons == ["unverified_rule"]
+    steps = {"type": "array", "items": {"type": "object", "properties": {"n": {"type": "integer", "description": "d"}}}}
+    tool = {"name": "plan", "parameters": {"type": "object", "properties": {"steps": steps}}}
+    chat = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]}
+    chat["tools"][0]["function"] = tool
+    assert not count(chat).estimated  # rubyllm-1124: exact without strict
+    chat["tools"][0]["function"] = {**tool, "strict": True}
+    assert count(chat).estimated  # crewai create_reasoning_plan: 33 short in strict mode
+    responses = {"model": "gpt-4o", "input": "hi", "tools": [{"type": "function", **tool}]}
+    assert count(responses).estimated  # Responses tools are strict by default
+    assert not count({**responses, "tools": [{"type": "function", **tool, "strict": False}]}).estimated
+
+
+def test_a_referenced_schema_lends_its_title_and_description_to_the_property():
+    params = {"type": "object", "properties": {"author": {"$ref": "#/$defs/Author"}}, "$defs": {"Author": {
+        "title": "Author", "description": "Who wrote it.", "type": "object",
+        "properties": {"name": {"type": "string", "title": "Name"}}}}}
+    body = {"model": "gpt-4o", "input": "hi", "tools": [{"type": "function", "name": "f", "parameters": params}]}
+    tools_text = "".join(s.text or "" for s in count(body, explain=True).segments)
+    assert "// Author\n//\n// Who wrote it.\nauthor?: {\n// Name\nname?: string,\n}," in tools_text

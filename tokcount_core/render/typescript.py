@@ -67,6 +67,11 @@ class SchemaRenderer:
         lines: list[str] = []
         commented = False
         for name, prop in props.items():
+            if isinstance(prop, dict) and "$ref" in prop:
+                # A referenced schema is inlined before rendering, so its title and description
+                # become the property's comments (mirascope Book.author: 9 short without them).
+                target = self._resolve(prop["$ref"])
+                prop = {**target, **prop} if isinstance(target, dict) else prop
             comments = _property_comments(prop) if isinstance(prop, dict) else []
             commented = commented or bool(comments)
             lines.extend(comments)
@@ -80,12 +85,17 @@ class SchemaRenderer:
         return "{\n" + "\n".join(lines) + "\n}"
 
     def _resolve(self, ref: Any) -> Any:
-        if not isinstance(ref, str) or not ref.startswith("#/"):
-            return {}
-        node: Any = self.root
-        for part in ref[2:].split("/"):
-            node = node.get(part) if isinstance(node, dict) else None
-        return node or {}
+        return resolve_ref(self.root, ref)
+
+
+def resolve_ref(root: dict[str, Any], ref: Any) -> Any:
+    """A local ``#/...`` pointer, or ``{}`` for anything else (remote refs are never fetched)."""
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return {}
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node or {}
 
 
 def _property_comments(prop: dict[str, Any]) -> list[str]:

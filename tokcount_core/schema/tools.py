@@ -32,7 +32,9 @@ class FunctionTool(_Tool):
     def definition(self) -> FunctionDef:
         if self.function is not None:
             return self.function
-        return FunctionDef(name=self.name or "", description=self.description, parameters=self.parameters)
+        # Responses function tools are strict unless they say otherwise (API reference, FunctionTool).
+        return FunctionDef(name=self.name or "", description=self.description, parameters=self.parameters,
+                           strict=self.strict is not False)
 
 
 class CustomDef(_Tool):
