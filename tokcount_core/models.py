@@ -44,7 +44,6 @@ class ModelSpec:
     tool_renderer: Literal["2024", "2023"] = "2024"
     chat_tool_preamble: int = 0
     tool_call_extra: int = 0
-    chat_tools_extra_per_tool: int | None = None
     responses_call_discount: int = 3
     image: ImageFormula | None = None
     # Rule 10: reasoning.mode "pro" adds hidden context of about this size (varies: an estimate).
@@ -146,10 +145,11 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-5.2", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
     _family("gpt-5.2-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
     _family("gpt-5.3-codex", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
-    # gpt-5.4+: a single Responses function_call costs 3 more than on gpt-5 (rule 10).
-    _family("gpt-5.4", **_REASONING, responses_call_discount=0, chat_tools_extra_per_tool=-1,
+    # gpt-5.4+: a single Responses function_call costs 3 more than on gpt-5 (rule 10). gpt-5.4 in
+    # Chat: a tools preamble of 81 (7 of 7 cases; its mini keeps 80, 9 of 9).
+    _family("gpt-5.4", **{**_REASONING, "chat_tool_preamble": 81}, responses_call_discount=0,
             context_window=1_050_000, max_output=128_000, image=_TILE_GPT5),
-    _family("gpt-5.4-mini", **_REASONING, responses_call_discount=0, chat_tools_extra_per_tool=-1,
+    _family("gpt-5.4-mini", **_REASONING, responses_call_discount=0,
             context_window=400_000, max_output=128_000, image=_TILE_GPT5),
     _family("gpt-5.4-nano", **_REASONING, responses_call_discount=0, context_window=400_000,
             max_output=128_000, image=_TILE_GPT5),

@@ -277,3 +277,16 @@ def test_a_referenced_schema_lends_its_title_and_description_to_the_property():
     body = {"model": "gpt-4o", "input": "hi", "tools": [{"type": "function", "name": "f", "parameters": params}]}
     tools_text = "".join(s.text or "" for s in count(body, explain=True).segments)
     assert "// Author\n//\n// Who wrote it.\nauthor?: {\n// Name\nname?: string,\n}," in tools_text
+
+
+def test_reasoning_chat_writes_only_later_comment_free_tools_on_one_line():
+    def tool(name: str) -> dict:
+        return {"type": "function", "function": {"name": name, "parameters": {
+            "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+
+    body = {"model": "gpt-5-mini", "messages": [{"role": "user", "content": "hi"}], "tools": [tool("a"), tool("b")]}
+    block = next(s.text for s in count(body, explain=True).segments if s.text and "namespace" in s.text)
+    assert "type a = (_: {\ncity: string,\n}) => any;" in block  # pydanticai gpt-5-mini cases
+    assert "type b = (_: {city: string}) => any;" in block
+    chat_4o = count({**body, "model": "gpt-4o"}, explain=True)
+    assert "type a = (_: {city: string}) => any;" in "".join(s.text or "" for s in chat_4o.segments)

@@ -29,7 +29,7 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     flag_unverified_schemas(ctx, functions)
     if body.functions:
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)  # legacy ``functions``: 3 of 23 reference cases exact
-    block = tools_block(functions, one_line_objects=not spec.reasoning, max_depth=ctx.limits.max_depth,
+    block = tools_block(functions, first_flat_multiline=spec.reasoning, max_depth=ctx.limits.max_depth,
                         max_nodes=ctx.limits.max_items,
                         legacy=spec.tool_renderer == "2023") if functions else None
     fmt = json_schema_of(body.response_format)
@@ -41,9 +41,6 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
         _reasoning_preamble(ctx, messages, first, block, fmt_block)
         if block:
             ctx.segments.append(fixed("tool", "hidden tools preamble", spec.chat_tool_preamble))
-            if spec.chat_tools_extra_per_tool is not None:
-                ctx.segments.append(fixed("tool", "per-tool adjustment",
-                                          2 + spec.chat_tools_extra_per_tool * len(functions)))
     else:
         extra = "\n\n".join(b for b in (block, fmt_block) if b)
         if extra and first is not None:

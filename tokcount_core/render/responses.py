@@ -51,7 +51,7 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
 
     if isinstance(body.instructions, str) and body.instructions:
         message(ctx, "system", body.instructions, "instructions")
-    block = tools_block(functions, one_line_objects=True, legacy=spec.tool_renderer == "2023",
+    block = tools_block(functions, first_flat_multiline=False, legacy=spec.tool_renderer == "2023",
                         max_depth=ctx.limits.max_depth, max_nodes=ctx.limits.max_items) if functions else None
     custom_tool_framing(ctx, functions)
     flag_unverified_schemas(ctx, functions)

@@ -28,7 +28,9 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
         return []
     kind = choice.get("type")
     if kind == "allowed_tools":
-        return [fixed("tool", "tool_choice allowed_tools", -1 if spec.reasoning and ctx.api == "chat" else 0)]
+        # 0 in both APIs (rule 9); the -1 once seen on reasoning Chat was the one-line tool rendering
+        # (render/tools.py), 44 of 44 gpt-5-mini cases with it.
+        return [fixed("tool", "tool_choice allowed_tools", 0)]
     name = choice.get("name") or (choice.get("function") or {}).get("name")
     if not isinstance(name, str) or spec.reasoning:
         return []
