@@ -48,14 +48,18 @@ class ModelSpec:
     image: ImageFormula | None = None
     # Rule 10: reasoning.mode "pro" adds hidden context of about this size (varies: an estimate).
     pro_mode_tokens: int = 0
+    # Legacy Chat ``functions`` and, on the 2023 renderer, ``anyOf``: exact on gpt-3.5-turbo (9 of 9
+    # and 3 of 3 reference cases); on gpt-4 none of 16 (one crewai schema), so those are flagged.
+    legacy_shapes_verified: bool = True
     unverified: bool = False
 
 
 # Aliases that pointed at an older snapshot until a date (OpenAI's model deprecation page: the
-# gpt-3.5-turbo and gpt-4 aliases moved to the -0613 snapshots on 2023-06-27). Confirmed by
-# reference cases that the API resolved to gpt-3.5-turbo-0301 in April 2023.
+# gpt-3.5-turbo and gpt-4 aliases moved to the -0613 snapshots on 2023-06-27, and gpt-3.5-turbo on
+# to -0125 on 2024-02-16). Confirmed by reference cases that the API resolved to gpt-3.5-turbo-0301
+# in April 2023, and by hmarr/openai-chat-tokens' tests (validated live, July-November 2023).
 DATED_ALIASES: dict[str, tuple[tuple[date, str], ...]] = {
-    "gpt-3.5-turbo": ((date(2023, 6, 27), "gpt-3.5-turbo-0301"),),
+    "gpt-3.5-turbo": ((date(2023, 6, 27), "gpt-3.5-turbo-0301"), (date(2024, 2, 16), "gpt-3.5-turbo-0613")),
 }
 
 # Providers whose models Bifrost forwards to OpenAI's own counting (Bifrost docs: provider/model).
@@ -92,10 +96,16 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-3.5-turbo-0301", **_CL100K, per_message=4, per_name=-1,
             context_window=4_096, max_output=4_096),
     _family("gpt-3.5-turbo-16k", **_CL100K, context_window=16_385, max_output=4_096),
+    # The -0613 snapshots rendered functions like gpt-4-0613 (the 2023 renderer, rule 10).
+    _family("gpt-3.5-turbo-0613", **_CL100K, tool_renderer="2023", context_window=4_096, max_output=4_096),
+    _family("gpt-3.5-turbo-16k-0613", **_CL100K, tool_renderer="2023", context_window=16_385,
+            max_output=4_096),
     _family("gpt-3.5-turbo-instruct", **_CL100K, context_window=4_096, max_output=4_096),
     # gpt-4 (-0613/-0314/-32k) keeps the 2023 tool renderer (rule 10).
-    _family("gpt-4", **_CL100K, tool_renderer="2023", context_window=8_192, max_output=8_192),
-    _family("gpt-4-32k", **_CL100K, tool_renderer="2023", context_window=32_768, max_output=8_192),
+    _family("gpt-4", **_CL100K, tool_renderer="2023", legacy_shapes_verified=False, context_window=8_192,
+            max_output=8_192),
+    _family("gpt-4-32k", **_CL100K, tool_renderer="2023", legacy_shapes_verified=False, context_window=32_768,
+            max_output=8_192),
     _family("gpt-4-turbo", **_CL100K, context_window=128_000, max_output=4_096, image=_TILE_4O),
     _family("gpt-4-turbo-preview", **_CL100K, context_window=128_000, max_output=4_096),
     _family("gpt-4-0125-preview", **_CL100K, context_window=128_000, max_output=4_096),

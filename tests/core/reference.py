@@ -19,9 +19,16 @@ def load(name: str) -> list[dict[str, Any]]:
         return [json.loads(line) for line in fh]
 
 
+# Sources whose cases carry no recording date but whose counts were validated against the live API
+# at a known time: hmarr/openai-chat-tokens' test file last changed (and was run live) on 2023-11-15.
+_SOURCE_DATES = {"hmarr/openai-chat-tokens": "2023-11-15"}
+
+
 def recorded(case: dict[str, Any]) -> str | None:
     match = _RECORDED.search(case.get("notes") or "")
-    return match.group(1) if match else None
+    if match:
+        return match.group(1)
+    return _SOURCE_DATES.get(case.get("source", "").split(":")[0])
 
 
 def api_of(case: dict[str, Any]) -> str:

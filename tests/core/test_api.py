@@ -290,3 +290,14 @@ def test_reasoning_chat_writes_only_later_comment_free_tools_on_one_line():
     assert "type b = (_: {city: string}) => any;" in block
     chat_4o = count({**body, "model": "gpt-4o"}, explain=True)
     assert "type a = (_: {city: string}) => any;" in "".join(s.text or "" for s in chat_4o.segments)
+
+
+def test_gpt35_in_2023_renders_functions_the_2023_way():
+    # hmarr/openai-chat-tokens tests/token-counts.test.ts (validated against the live API in 2023): 44.
+    body = {"model": "gpt-3.5-turbo", "messages": [{"role": "system", "content": "Hello"},
+                                                   {"role": "user", "content": "Hi there"}],
+            "functions": [{"name": "do_stuff", "parameters": {"type": "object", "properties": {
+                "foo": {"anyOf": [{"type": "string", "const": "a"}, {"type": "number"}]}}}}]}
+    dated = count(body, as_of="2023-10-01")
+    assert (dated.model, dated.input_tokens, dated.estimated) == ("gpt-3.5-turbo-0613", 44, False)
+    assert count(body).model == "gpt-3.5-turbo"  # the alias moved to -0125 on 2024-02-16

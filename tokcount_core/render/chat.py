@@ -27,8 +27,8 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     functions = [*tool_definitions(body.tools or []), *(body.functions or [])]
     custom_tool_framing(ctx, functions)
     flag_unverified_schemas(ctx, functions)
-    if body.functions:
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)  # legacy ``functions``: 3 of 23 reference cases exact
+    if body.functions and not spec.legacy_shapes_verified:
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     block = tools_block(functions, first_flat_multiline=spec.reasoning, max_depth=ctx.limits.max_depth,
                         max_nodes=ctx.limits.max_items,
                         legacy=spec.tool_renderer == "2023") if functions else None

@@ -23,7 +23,9 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
         # +1 (rule 9); 0 on reasoning models (4 of 4 reference cases, both APIs).
         return [fixed("tool", 'tool_choice "none"', 0 if spec.reasoning else 1)]
     if choice == "required":
-        return [fixed("tool", 'tool_choice "required"', 2 if spec.encoding == "cl100k_base" else 0)]
+        # +2 on the 2023 tool renderer (gpt-4-0613: 5 of 5), 0 on the current one, which gpt-3.5-turbo-0125
+        # shares with the o200k models (otelcontrib-133 and its re-recording; rule 9 said cl100k).
+        return [fixed("tool", 'tool_choice "required"', 2 if spec.tool_renderer == "2023" else 0)]
     if not isinstance(choice, dict):
         return []
     kind = choice.get("type")

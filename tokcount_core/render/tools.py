@@ -35,11 +35,12 @@ def custom_tool_framing(ctx: RenderContext, definitions: Sequence[FunctionDef | 
 def flag_unverified_schemas(ctx: RenderContext, definitions: Sequence[FunctionDef | CustomDef]) -> None:
     """Schema shapes whose rendering the reference cases contradict are estimates, not silent
     guesses: a union with an object or with two non-null members (0 of 17 exact; ``X | null`` is
-    4 of 4), and a strict tool whose array items are objects with comments (0 of 9 exact, 33 and
-    18 short; the same shapes without ``strict`` are exact)."""
+    4 of 4; the 2023 renderer's unions are exact where the model says so), and a strict tool whose
+    array items are objects with comments (0 of 9 exact, 33 and 18 short; exact without ``strict``)."""
+    unions_checked = ctx.spec.tool_renderer != "2023" or not ctx.spec.legacy_shapes_verified
     for tool in definitions:
         if isinstance(tool, FunctionDef) and isinstance(tool.parameters, dict) and (
-                _has_unverified_union(tool.parameters)
+                (unions_checked and _has_unverified_union(tool.parameters))
                 or (tool.strict and _has_commented_array_items(tool.parameters, tool.parameters))):
             ctx.estimate(EstimateReason.UNVERIFIED_RULE)
             return
@@ -164,6 +165,10 @@ class _LegacyRenderer:
         return "{\n" + "\n".join(" " * indent + line for line in lines) + "\n}"
 
     def _type(self, prop: dict[str, Any], indent: int) -> str:
+        variants = prop.get("anyOf")
+        if isinstance(variants, list):
+            # Members joined with `` | ``, a ``const`` shown as its type (hmarr's anyOf tests).
+            return " | ".join(self._type(v if isinstance(v, dict) else {}, indent) for v in variants)
         kind = prop.get("type")
         if kind in ("string", "number", "integer") and isinstance(prop.get("enum"), list):
             return " | ".join(f'"{v}"' if kind == "string" else str(v) for v in prop["enum"])
