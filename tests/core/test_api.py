@@ -301,3 +301,16 @@ def test_gpt35_in_2023_renders_functions_the_2023_way():
     dated = count(body, as_of="2023-10-01")
     assert (dated.model, dated.input_tokens, dated.estimated) == ("gpt-3.5-turbo-0613", 44, False)
     assert count(body).model == "gpt-3.5-turbo"  # the alias moved to -0125 on 2024-02-16
+
+
+def test_responses_arguments_not_in_compact_form_are_flagged():
+    def body(arguments: str) -> dict:
+        return {"model": "gpt-4o", "input": [
+            {"role": "user", "content": "fib 100?"},
+            {"type": "function_call", "call_id": "c1", "name": "fib", "arguments": arguments},
+            {"type": "function_call_output", "call_id": "c1", "output": "354224848179261915075"}]}
+
+    assert not count(body('{"n":100}')).estimated
+    spaced = count(body('{"n": 100}'))  # mirascope cases fit it as sent, llm's gpt-5.5 cases compacted
+    assert spaced.estimate_reasons == ["unverified_rule"]
+    assert spaced.input_tokens == count(body('{"n":100}')).input_tokens

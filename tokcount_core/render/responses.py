@@ -117,7 +117,15 @@ def _items(ctx: RenderContext, items: list) -> None:
         elif isinstance(item, FunctionCall | CustomToolCall):
             names[item.call_id or ""] = item.name
             in_run = _is_call(items, index - 1) or _is_call(items, index + 1)
-            body = compact_arguments(item.arguments) if isinstance(item, FunctionCall) else item.input
+            if isinstance(item, CustomToolCall):
+                body = item.input
+            else:
+                body = compact_arguments(item.arguments)
+                if body != item.arguments:
+                    # Chat always re-serialises arguments compactly; in Responses the cases disagree:
+                    # 2 (gpt-5.5, 2026-05) fit compact, 5 (gpt-4o/-mini, gpt-5-mini, 2025-10..12, non-OpenAI
+                    # call ids) fit the arguments as sent. Count compact, the current behaviour, flagged.
+                    ctx.estimate(EstimateReason.UNVERIFIED_RULE)
             message(ctx, f"functions.{item.name}", body, f"{label}: tool call", framing=6)
             ctx.segments.append(fixed("overhead", f"{label}: Responses call adjustment",
                                       _call_adjustment(ctx, item, in_run)))
