@@ -157,10 +157,11 @@ def _is_call(items: list, index: int) -> bool:
 def _call_adjustment(ctx: RenderContext, item: FunctionCall | CustomToolCall, in_run: bool) -> int:
     """Rule 7: a Responses call costs Chat's single call - 3, reasoning models Chat's, less their
     ``responses_call_discount`` (rule 10); an ``id`` adds 3 back (on reasoning models too: 2 gpt-5.2
-    cases); in a run of 2+ calls: -3 (reasoning -2), with no ``id`` surcharge."""
+    cases); in a run of 2+ calls: -3 with no ``id`` surcharge, reasoning models included (rubyllm
+    gpt-5-nano runs: 2 of 2 exact; the README's -2 was 1 over per call)."""
     spec = ctx.spec
     if in_run:
-        return spec.tool_call_extra + (-2 if spec.reasoning else -3)
+        return spec.tool_call_extra - 3
     with_id = 3 if item.id else 0
     if spec.reasoning:
         return spec.tool_call_extra - spec.responses_call_discount + with_id
