@@ -183,15 +183,17 @@ def test_results_serialise_to_json():
 
 
 def test_files_count_their_text_and_are_flagged():
-    from tests.core.reference import api_of, load
+    from tests.core.reference import api_of, load, recorded
 
     pdf_cases = [c for c in load("unknowable.jsonl.gz")
                  if c["model"] == "gpt-4.1-nano" and c["expected_input_tokens"] == 1003]
     assert pdf_cases
     for case in pdf_cases:  # one 1-page PDF, recorded many times: the fitted framing reproduces it
-        result = count(case["request"], api=api_of(case))
+        result = count(case["request"], api=api_of(case), as_of=recorded(case))
         assert result.input_tokens == 1003 and result.input_tokens_details.file_tokens > 700
         assert result.estimated and "file_content" in result.estimate_reasons
+    # The same PDF costs 778-780 more in Chat from March 2026 (rubyllm recordings).
+    assert count(pdf_cases[0]["request"], api="chat", as_of="2026-06-08").input_tokens == 1003 + 779
     spreadsheet = {"model": "gpt-5-nano", "input": [{"role": "user", "content": [
         {"type": "input_text", "text": "Sum column B"},
         {"type": "input_file", "filename": "a.xlsx", "file_data": "UEsDBAoAAAAAAA=="}]}]}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from tokcount_core import media
 from tokcount_core.limits import TooLarge
 from tokcount_core.render.context import RenderContext
@@ -63,6 +65,11 @@ _AUDIO_FRAMING = 3
 # (unknowable.jsonl.gz): about 216 more in Chat for the first file and 21 for each further one,
 # 4 more in Responses. Always an estimate.
 _FILE_FRAMING = {"chat": (216, 21), "responses": (4, 4)}
+# From March 2026 the same PDF costs more per file: 778-780 in Chat (6 recordings, 2026-03-03 to
+# 06-08, gpt-4.1-nano and gpt-5-nano alike, one of them with two files) and 13 in Responses (one
+# recording with two files). Whether that scales with pages or text is not known: one PDF shows it.
+_FILE_EXTRA_FROM = date(2026, 3, 3)
+_FILE_EXTRA = {"chat": 779, "responses": 13}
 
 
 def file_segments(ctx: RenderContext, part: FilePart) -> list[Segment]:
@@ -82,5 +89,7 @@ def file_segments(ctx: RenderContext, part: FilePart) -> list[Segment]:
         return [fixed("file", f"file of unknown cost: {exc}", 0)]
     first, further = _FILE_FRAMING[ctx.api]
     ctx.files += 1
-    return [Segment("file", f"file text ({pages} page(s))", text),
-            fixed("file", "file framing (estimated)", first if ctx.files == 1 else further)]
+    framing = first if ctx.files == 1 else further
+    if not ctx.before(_FILE_EXTRA_FROM):
+        framing += _FILE_EXTRA[ctx.api]
+    return [Segment("file", f"file text ({pages} page(s))", text), fixed("file", "file framing (estimated)", framing)]
