@@ -130,7 +130,9 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     # o-series. o1-preview/o1-mini: the README's open problem (+10-12%): counts are flagged.
     _family("o1", **_REASONING, context_window=200_000, max_output=100_000, image=_TILE_O_SERIES),
     _family("o1-preview", **_REASONING, context_window=128_000, max_output=32_768, unverified=True),
-    _family("o1-mini", **_REASONING, context_window=128_000, max_output=65_536, unverified=True),
+    # o1-mini primes with 3 like the chat models (its one plain-text case, crewai-738).
+    _family("o1-mini", **{**_REASONING, "priming": 3}, context_window=128_000, max_output=65_536,
+            unverified=True),
     _family("o1-pro", **_REASONING, context_window=200_000, max_output=100_000, image=_TILE_O_SERIES),
     _family("o3", **_REASONING, context_window=200_000, max_output=100_000, image=_TILE_O_SERIES),
     _family("o3-pro", **_REASONING, context_window=200_000, max_output=100_000, image=_TILE_O_SERIES),
