@@ -9,7 +9,7 @@ import orjson
 
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.segments import fixed
-from tokcount_core.render.typescript import SchemaRenderer, _comment_lines, _property_comments, resolve_ref
+from tokcount_core.render.typescript import SchemaRenderer, comment_lines, is_comment_free, resolve_ref
 from tokcount_core.result import EstimateReason
 from tokcount_core.schema.tools import CustomDef, CustomTool, FunctionDef, FunctionTool
 
@@ -82,10 +82,10 @@ def tools_block(functions: Sequence[FunctionDef | CustomDef], first_flat_multili
                 max_depth: int, max_nodes: int) -> str:
     """``# Tools\\n\\n## functions\\n\\nnamespace functions {\\n\\n`` + each tool + ``} // namespace functions``.
 
-    Comment-free objects are written on one line, except, in Chat on reasoning models, the first
-    tool whose parameters are comment-free: it keeps the multi-line form. Fitted on gpt-5-mini and
-    gpt-5.4-mini (0, +1, +2 per later flat tool before; 80 cases now exact, none lost), and the
-    same as the one-line rule everywhere else (reference README rule 4).
+    Comment-free objects are written on one line (reference README rule 4), except, in Chat on
+    reasoning models, the first tool whose parameters are comment-free: it keeps the multi-line
+    form. Every gpt-5-mini and gpt-5.4-mini case with several such tools is exact with it; before,
+    each later one was 1 over (and two per-model fudges hid it).
 
     Logged traffic repeats the same tools on every request, so blocks are memoised per process.
     """
@@ -96,7 +96,7 @@ def tools_block(functions: Sequence[FunctionDef | CustomDef], first_flat_multili
         parts = []
         for f in functions:
             one_line = True
-            if multiline_left and isinstance(f, FunctionDef) and _is_flat(f.parameters):
+            if multiline_left and isinstance(f, FunctionDef) and is_comment_free(f.parameters):
                 one_line = multiline_left = False
             parts.append(_tool(f, one_line, legacy, max_depth, max_nodes))
         body = "".join(parts)
@@ -105,12 +105,6 @@ def tools_block(functions: Sequence[FunctionDef | CustomDef], first_flat_multili
             _BLOCKS.clear()
         _BLOCKS[key] = block
     return block
-
-
-def _is_flat(params: Any) -> bool:
-    props = params.get("properties") if isinstance(params, dict) else None
-    return bool(props) and isinstance(props, dict) and not any(
-        isinstance(p, dict) and (_property_comments(p) or "default" in p) for p in props.values())
 
 
 _MAX_BLOCKS = 1024
@@ -123,7 +117,7 @@ def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
 
 
 def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, max_depth: int, max_nodes: int) -> str:
-    lines = _comment_lines(tool.description) if tool.description and tool.description.strip() else []
+    lines = comment_lines(tool.description) if tool.description and tool.description.strip() else []
     if isinstance(tool, CustomDef):
         # Custom (freeform) tools take a raw string; the grammar itself is not shown as a type.
         lines.append(f"type {tool.name} = (_: string) => any;")
@@ -141,7 +135,7 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, m
         if isinstance(title, str):
             prefix += f"// {title}\n" + ("//\n" if isinstance(description, str) else "")
         if isinstance(description, str):
-            prefix += "\n".join(_comment_lines(description)) + "\n"
+            prefix += "\n".join(comment_lines(description)) + "\n"
     lines.append(f"type {tool.name} = (_: {prefix}{renderer.render_object(params)}) => any;")
     return "\n".join(lines) + "\n\n"
 

@@ -67,12 +67,8 @@ class SchemaRenderer:
         lines: list[str] = []
         commented = False
         for name, prop in props.items():
-            if isinstance(prop, dict) and "$ref" in prop:
-                # A referenced schema is inlined before rendering, so its title and description
-                # become the property's comments (mirascope Book.author: 9 short without them).
-                target = self._resolve(prop["$ref"])
-                prop = {**target, **prop} if isinstance(target, dict) else prop
-            comments = _property_comments(prop) if isinstance(prop, dict) else []
+            prop = inline_ref(self.root, prop)
+            comments = property_comments(prop) if isinstance(prop, dict) else []
             commented = commented or bool(comments)
             lines.extend(comments)
             line = f"{name}{'' if name in required else '?'}: {self.render_type(prop, depth + 1)},"
@@ -98,7 +94,25 @@ def resolve_ref(root: dict[str, Any], ref: Any) -> Any:
     return node or {}
 
 
-def _property_comments(prop: dict[str, Any]) -> list[str]:
+def inline_ref(root: dict[str, Any], prop: Any) -> Any:
+    """A referenced schema is inlined before rendering, so its title and description become the
+    property's comments (mirascope Book.author: 9 short without them)."""
+    if isinstance(prop, dict) and "$ref" in prop:
+        target = resolve_ref(root, prop["$ref"])
+        if isinstance(target, dict):
+            return {**target, **prop}
+    return prop
+
+
+def is_comment_free(schema: Any) -> bool:
+    """An object with properties none of which renders a comment (or a default): the one-line form."""
+    props = schema.get("properties") if isinstance(schema, dict) else None
+    return isinstance(props, dict) and bool(props) and not any(
+        isinstance(p, dict) and (property_comments(p) or "default" in p)
+        for p in (inline_ref(schema, prop) for prop in props.values()))
+
+
+def property_comments(prop: dict[str, Any]) -> list[str]:
     out: list[str] = []
     title, description = prop.get("title"), prop.get("description")
     if isinstance(title, str):
@@ -106,7 +120,7 @@ def _property_comments(prop: dict[str, Any]) -> list[str]:
         if isinstance(description, str):
             out.append("//")
     if isinstance(description, str):
-        out.extend(_comment_lines(description))
+        out.extend(comment_lines(description))
     examples = prop.get("examples")
     if isinstance(examples, list) and examples:
         out.append("// Examples:")
@@ -114,7 +128,7 @@ def _property_comments(prop: dict[str, Any]) -> list[str]:
     return out
 
 
-def _comment_lines(text: str) -> list[str]:
+def comment_lines(text: str) -> list[str]:
     return [f"// {line.strip()}" if line.strip() else "//" for line in text.strip().split("\n")]
 
 
