@@ -182,6 +182,6 @@ def _reasoning(ctx: RenderContext, item: Reasoning, in_tool_loop: bool, label: s
         size = len(base64.urlsafe_b64decode(item.encrypted_content + "=" * (-len(item.encrypted_content) % 4)))
     except (binascii.Error, ValueError):
         size = len(item.encrypted_content) * 3 // 4
-    # gpt-5-mini fit: ~0.2 * (bytes - 57) - 111.5 per item (README, hidden context).
-    estimate = max(0, round(0.2 * (size - 57) - 111.5))
+    slope, intercept = ctx.spec.reasoning_estimate
+    estimate = max(0, round(slope * (size - 57) + intercept))
     ctx.segments.append(fixed("text", f"{label}: kept reasoning (estimated)", estimate + 2))
