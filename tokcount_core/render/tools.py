@@ -39,11 +39,24 @@ def flag_unverified_schemas(ctx: RenderContext, definitions: Sequence[FunctionDe
     array items are objects with comments (0 of 9 exact, 33 and 18 short; exact without ``strict``)."""
     unions_checked = ctx.spec.tool_renderer != "2023" or not ctx.spec.legacy_shapes_verified
     for tool in definitions:
-        if isinstance(tool, FunctionDef) and isinstance(tool.parameters, dict) and (
-                (unions_checked and _has_unverified_union(tool.parameters))
-                or (tool.strict and _has_commented_array_items(tool.parameters, tool.parameters))):
+        if isinstance(tool, FunctionDef) and isinstance(tool.parameters, dict) and _unverified_shape(
+                orjson.dumps(tool.parameters), tool.parameters, unions_checked, bool(tool.strict)):
             ctx.estimate(EstimateReason.UNVERIFIED_RULE)
             return
+
+
+def _unverified_shape(key: bytes, params: dict[str, Any], unions_checked: bool, strict: bool) -> bool:
+    """Memoised per schema like the tools block: logs repeat the same tools on every request."""
+    cache_key = (key, unions_checked, strict)
+    found = _SHAPES.get(cache_key)
+    if found is None:
+        # Substring checks on the serialised schema skip the walks for the common shapes.
+        found = ((unions_checked and (b'"anyOf"' in key or b'"oneOf"' in key) and _has_unverified_union(params))
+                 or (strict and b'"items"' in key and _has_commented_array_items(params, params)))
+        if len(_SHAPES) >= _MAX_BLOCKS:
+            _SHAPES.clear()
+        _SHAPES[cache_key] = found
+    return found
 
 
 def _has_unverified_union(node: Any, depth: int = 0) -> bool:
@@ -109,6 +122,7 @@ def tools_block(functions: Sequence[FunctionDef | CustomDef], first_flat_multili
 
 _MAX_BLOCKS = 1024
 _BLOCKS: dict[tuple[Any, ...], str] = {}
+_SHAPES: dict[tuple[bytes, bool, bool], bool] = {}
 
 
 def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
