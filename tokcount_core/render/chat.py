@@ -14,7 +14,7 @@ from tokcount_core.render.tool_calls import (
     parallel_results_body,
 )
 from tokcount_core.render.tool_choice import tool_choice_cost
-from tokcount_core.render.tools import custom_tool_framing, flag_unverified_schemas, tool_definitions, tools_block
+from tokcount_core.render.tools import custom_tool_framing, tool_definitions, tools_block
 from tokcount_core.result import EstimateReason
 from tokcount_core.schema.chat import ChatMessage
 from tokcount_core.schema.requests import ChatBody
@@ -26,12 +26,9 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     spec = ctx.spec
     functions = [*tool_definitions(body.tools or []), *(body.functions or [])]
     custom_tool_framing(ctx, functions)
-    flag_unverified_schemas(ctx, functions)
     if body.functions and not spec.legacy_shapes_verified:
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
-    block = tools_block(functions, first_flat_multiline=spec.reasoning, max_depth=ctx.limits.max_depth,
-                        max_nodes=ctx.limits.max_items,
-                        legacy=spec.tool_renderer == "2023") if functions else None
+    block = tools_block(ctx, functions, first_flat_multiline=spec.reasoning)
     fmt = json_schema_of(body.response_format)
     fmt_block = response_format_block(*fmt) if fmt else None
     messages = list(body.messages)

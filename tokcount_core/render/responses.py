@@ -13,7 +13,7 @@ from tokcount_core.render.response_format import json_schema_of, response_format
 from tokcount_core.render.segments import fixed
 from tokcount_core.render.tool_calls import compact_arguments
 from tokcount_core.render.tool_choice import tool_choice_cost
-from tokcount_core.render.tools import custom_tool_framing, flag_unverified_schemas, tool_definitions, tools_block
+from tokcount_core.render.tools import custom_tool_framing, tool_definitions, tools_block
 from tokcount_core.result import EstimateReason
 from tokcount_core.schema.items import (
     AdditionalTools,
@@ -51,10 +51,8 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
 
     if isinstance(body.instructions, str) and body.instructions:
         message(ctx, "system", body.instructions, "instructions")
-    block = tools_block(functions, first_flat_multiline=False, legacy=spec.tool_renderer == "2023",
-                        max_depth=ctx.limits.max_depth, max_nodes=ctx.limits.max_items) if functions else None
+    block = tools_block(ctx, functions, first_flat_multiline=False)
     custom_tool_framing(ctx, functions)
-    flag_unverified_schemas(ctx, functions)
     fmt = json_schema_of(body.text.get("format") if isinstance(body.text, dict) else None)
     fmt_block = response_format_block(*fmt) if fmt else None
     if block:

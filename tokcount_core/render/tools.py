@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -32,68 +32,54 @@ def custom_tool_framing(ctx: RenderContext, definitions: Sequence[FunctionDef | 
                 ctx.estimate(EstimateReason.UNVERIFIED_RULE)
 
 
-def flag_unverified_schemas(ctx: RenderContext, definitions: Sequence[FunctionDef | CustomDef]) -> None:
+def _unverified_shape(serialised: bytes, params: dict[str, Any], unions_checked: bool, strict: bool) -> bool:
     """Schema shapes whose rendering the reference cases contradict are estimates, not silent
     guesses: a union with an object or with two non-null members (0 of 17 exact; ``X | null`` is
     4 of 4; the 2023 renderer's unions are exact where the model says so), and a strict tool whose
-    array items are objects with comments (0 of 9 exact, 33 and 18 short; exact without ``strict``)."""
-    unions_checked = ctx.spec.tool_renderer != "2023" or not ctx.spec.legacy_shapes_verified
-    for tool in definitions:
-        if isinstance(tool, FunctionDef) and isinstance(tool.parameters, dict) and _unverified_shape(
-                orjson.dumps(tool.parameters), tool.parameters, unions_checked, bool(tool.strict)):
-            ctx.estimate(EstimateReason.UNVERIFIED_RULE)
-            return
+    array items are objects with comments (0 of 9 exact, 33 and 18 short; exact without ``strict``).
+    Substring checks on the serialised schema skip the walks for the common shapes."""
+    return bool((unions_checked and (b'"anyOf"' in serialised or b'"oneOf"' in serialised)
+                 and _any_object(params, _unverified_union))
+                or (strict and b'"items"' in serialised
+                    and _any_object(params, lambda node: _commented_array_items(node, params))))
 
 
-def _unverified_shape(key: bytes, params: dict[str, Any], unions_checked: bool, strict: bool) -> bool:
-    """Memoised per schema like the tools block: logs repeat the same tools on every request."""
-    cache_key = (key, unions_checked, strict)
-    found = _SHAPES.get(cache_key)
-    if found is None:
-        # Substring checks on the serialised schema skip the walks for the common shapes.
-        found = ((unions_checked and (b'"anyOf"' in key or b'"oneOf"' in key) and _has_unverified_union(params))
-                 or (strict and b'"items"' in key and _has_commented_array_items(params, params)))
-        if len(_SHAPES) >= _MAX_BLOCKS:
-            _SHAPES.clear()
-        _SHAPES[cache_key] = found
-    return found
-
-
-def _has_unverified_union(node: Any, depth: int = 0) -> bool:
+def _any_object(node: Any, test: Callable[[dict[str, Any]], bool], depth: int = 0) -> bool:
+    """Whether ``test`` holds for some object anywhere in a schema."""
     if depth > 64:
         return False  # the renderer itself refuses schemas this deep
     if isinstance(node, dict):
-        for key in ("anyOf", "oneOf"):
-            members = node.get(key)
-            if isinstance(members, list):
-                kinds = [m.get("type") if isinstance(m, dict) else None for m in members]
-                non_null = [k for k in kinds if k != "null"]
-                if len(non_null) > 1 or "object" in non_null or None in non_null:
-                    return True
-        return any(_has_unverified_union(v, depth + 1) for v in node.values())
+        return test(node) or any(_any_object(v, test, depth + 1) for v in node.values())
     if isinstance(node, list):
-        return any(_has_unverified_union(v, depth + 1) for v in node)
+        return any(_any_object(v, test, depth + 1) for v in node)
     return False
 
 
-def _has_commented_array_items(node: Any, root: dict[str, Any], depth: int = 0) -> bool:
-    if depth > 64 or not isinstance(node, dict | list):
-        return False
-    if isinstance(node, list):
-        return any(_has_commented_array_items(v, root, depth + 1) for v in node)
+def _unverified_union(node: dict[str, Any]) -> bool:
+    for key in ("anyOf", "oneOf"):
+        members = node.get(key)
+        if isinstance(members, list):
+            kinds = [m.get("type") if isinstance(m, dict) else None for m in members]
+            non_null = [k for k in kinds if k != "null"]
+            if len(non_null) > 1 or "object" in non_null or None in non_null:
+                return True
+    return False
+
+
+def _commented_array_items(node: dict[str, Any], root: dict[str, Any]) -> bool:
     items = node.get("items")
-    if isinstance(items, dict):
-        item = resolve_ref(root, items.get("$ref")) if "$ref" in items else items
-        props = item.get("properties") if isinstance(item, dict) else None
-        if isinstance(props, dict) and any(
-                isinstance(p, dict) and ("title" in p or "description" in p) for p in (item, *props.values())):
-            return True
-    return any(_has_commented_array_items(v, root, depth + 1) for v in node.values())
+    if not isinstance(items, dict):
+        return False
+    item = resolve_ref(root, items.get("$ref")) if "$ref" in items else items
+    props = item.get("properties") if isinstance(item, dict) else None
+    return isinstance(props, dict) and any(
+        isinstance(p, dict) and ("title" in p or "description" in p) for p in (item, *props.values()))
 
 
-def tools_block(functions: Sequence[FunctionDef | CustomDef], first_flat_multiline: bool, legacy: bool,
-                max_depth: int, max_nodes: int) -> str:
-    """``# Tools\\n\\n## functions\\n\\nnamespace functions {\\n\\n`` + each tool + ``} // namespace functions``.
+def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef],
+                first_flat_multiline: bool) -> str | None:
+    """``# Tools\\n\\n## functions\\n\\nnamespace functions {\\n\\n`` + each tool + ``} // namespace functions``,
+    or None without tools; a schema shape the cases contradict makes the count an estimate.
 
     Comment-free objects are written on one line (reference README rule 4), except, in Chat on
     reasoning models, the first tool whose parameters are comment-free: it keeps the multi-line
@@ -102,32 +88,44 @@ def tools_block(functions: Sequence[FunctionDef | CustomDef], first_flat_multili
 
     Logged traffic repeats the same tools on every request, so blocks are memoised per process.
     """
-    key = (first_flat_multiline, legacy, max_depth, max_nodes, *(_definition_key(f) for f in functions))
-    block = _BLOCKS.get(key)
-    if block is None:
+    if not functions:
+        return None
+    spec, limits = ctx.spec, ctx.limits
+    legacy = spec.tool_renderer == "2023"
+    unions_checked = not legacy or not spec.legacy_shapes_verified
+    keys = [_definition_key(f) for f in functions]
+    key = (first_flat_multiline, legacy, unions_checked, limits.max_depth, limits.max_items, *keys)
+    found = _BLOCKS.get(key)
+    if found is None:
         multiline_left = first_flat_multiline
         parts = []
         for f in functions:
             one_line = True
             if multiline_left and isinstance(f, FunctionDef) and is_comment_free(f.parameters):
                 one_line = multiline_left = False
-            parts.append(_tool(f, one_line, legacy, max_depth, max_nodes))
+            parts.append(_tool(f, one_line, legacy, limits.max_depth, limits.max_items))
         body = "".join(parts)
-        block = f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions"
+        unverified = any(isinstance(f, FunctionDef) and isinstance(f.parameters, dict)
+                         and _unverified_shape(k[3], f.parameters, unions_checked, bool(f.strict))
+                         for f, k in zip(functions, keys, strict=True))
+        found = (f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions", unverified)
         if len(_BLOCKS) >= _MAX_BLOCKS:
             _BLOCKS.clear()
-        _BLOCKS[key] = block
+        _BLOCKS[key] = found
+    block, unverified = found
+    if unverified:
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     return block
 
 
 _MAX_BLOCKS = 1024
-_BLOCKS: dict[tuple[Any, ...], str] = {}
-_SHAPES: dict[tuple[bytes, bool, bool], bool] = {}
+_BLOCKS: dict[tuple[Any, ...], tuple[str, bool]] = {}
 
 
 def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
-    detail = tool.format if isinstance(tool, CustomDef) else tool.parameters
-    return type(tool).__name__, tool.name, tool.description, orjson.dumps(detail)
+    if isinstance(tool, CustomDef):
+        return type(tool).__name__, tool.name, tool.description, orjson.dumps(tool.format)
+    return type(tool).__name__, tool.name, tool.description, orjson.dumps(tool.parameters), bool(tool.strict)
 
 
 def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, max_depth: int, max_nodes: int) -> str:
