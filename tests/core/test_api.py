@@ -316,3 +316,29 @@ def test_responses_arguments_not_in_compact_form_are_flagged():
     spaced = count(body('{"n": 100}'))  # mirascope cases fit it as sent, llm's gpt-5.5 cases compacted
     assert spaced.estimate_reasons == ["unverified_rule"]
     assert spaced.input_tokens == count(body('{"n":100}')).input_tokens
+
+
+def test_reasoning_is_dropped_only_after_an_answered_turn():
+    encrypted = "gAAAAA" + "x" * 800
+    reasoning = {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": encrypted}
+    call = {"type": "function_call", "name": "f", "arguments": "{}", "call_id": "c1"}
+    output = {"type": "function_call_output", "call_id": "c1", "output": "ok"}
+    tools = [{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}]
+
+    def counted(*items):
+        return count({"model": "gpt-5-mini", "tools": tools,
+                      "input": [{"role": "user", "content": "go"}, *items]})
+
+    answered = counted(reasoning, call, output, {"role": "assistant", "content": "done"},
+                       {"role": "user", "content": "next"})
+    without = counted(call, output, {"role": "assistant", "content": "done"}, {"role": "user", "content": "next"})
+    assert answered.input_tokens == without.input_tokens and not answered.estimated
+    # a commentary message does not end the turn: the reasoning is still in the current loop
+    commentary = counted(reasoning, {"role": "assistant", "content": "checking", "phase": "commentary"}, call, output)
+    assert commentary.estimate_reasons == ["reasoning_in_tool_loop"]
+    # a user message in the middle of a loop: kept when the item has an id, dropped without; flagged both ways
+    interrupted = counted(reasoning, call, output, {"role": "user", "content": "here"})
+    bare = counted({k: v for k, v in reasoning.items() if k != "id"}, call, output, {"role": "user", "content": "here"})
+    plain = counted(call, output, {"role": "user", "content": "here"})
+    assert interrupted.input_tokens > bare.input_tokens == plain.input_tokens
+    assert interrupted.estimate_reasons == bare.estimate_reasons == ["reasoning_in_tool_loop"]

@@ -63,8 +63,6 @@ OUTLIERS = {
 UNKNOWABLE_EXCEPTIONS = {
     "rubyllm-109": "Chat-style body sent to the Responses endpoint (edited cassette)",
     "rubyllm-131": "cassette scrubber placeholder replaced the request text",
-    "pydanticai-128": "image after a dropped reasoning item, 4 off: unexplained, one case",
-    "pydanticai-534": "o3-mini with a stored (summary-only) reasoning item, 7 off: one case",
 }
 
 

@@ -102,7 +102,7 @@ def _hosted_tools(ctx: RenderContext, hosted: list[HostedTool]) -> None:
 
 def _items(ctx: RenderContext, items: list) -> None:
     spec = ctx.spec
-    last_user = max((i for i, it in enumerate(items) if isinstance(it, Message) and it.role == "user"), default=-1)
+    turns = _turns(items)
     names: dict[str, str] = {}
     for index, item in enumerate(items):
         label = f"item {index}"
@@ -133,7 +133,7 @@ def _items(ctx: RenderContext, items: list) -> None:
             message(ctx, f"functions.{name}", content, f"{label}: tool result", media=media, framing=6)
             _image_only(ctx, item.output, label)
         elif isinstance(item, Reasoning):
-            _reasoning(ctx, item, index > last_user, label)
+            _reasoning(ctx, item, turns[index], label)
         elif isinstance(item, ItemReference):
             ctx.estimate(EstimateReason.ITEM_REFERENCE)
         elif isinstance(item, AdditionalTools):
@@ -166,11 +166,36 @@ def _call_adjustment(ctx: RenderContext, item: FunctionCall | CustomToolCall, in
     return -3 + with_id
 
 
-def _reasoning(ctx: RenderContext, item: Reasoning, in_tool_loop: bool, label: str) -> None:
-    """Hidden context: reasoning before a later user message is dropped (exact, 0 tokens). One in the
-    current tool loop costs its hidden reasoning tokens + 2: estimated from the ciphertext size."""
-    if not in_tool_loop:
+def _turns(items: list) -> list[str]:
+    """Where each item stands, from the first user or answering message after it: ``open`` (none:
+    the current tool loop), ``answered`` (an assistant answer first: a finished turn) or
+    ``interrupted`` (a user message first, after calls and outputs only). One backward pass.
+
+    A commentary-phase message does not finish a turn (pydanticai-38, gpt-5.5: its reasoning is
+    kept), as in harmony, where reasoning is dropped once the turn ends in a final message."""
+    state, out = "open", []
+    for item in reversed(items):
+        out.append(state)
+        if isinstance(item, Message) and item.role == "user":
+            state = "interrupted"
+        elif isinstance(item, Message) and item.role == "assistant" and item.phase != "commentary":
+            state = "answered"
+    return out[::-1]
+
+
+def _reasoning(ctx: RenderContext, item: Reasoning, turn: str, label: str) -> None:
+    """Hidden context: reasoning from an answered turn is dropped (exact, 0 tokens). One in the
+    current tool loop costs its hidden reasoning tokens + 2: estimated from the ciphertext size.
+
+    A loop interrupted by a user message is unclear: kept in 4 cases whose items carry ``id``s
+    (pydanticai gpt-5-mini and o3-mini: 2 to 737 more than dropped), dropped in 2 without (rubyllm
+    gpt-5-nano, store off). Counted that way and flagged either way."""
+    if turn == "answered":
         return
+    if turn == "interrupted":
+        ctx.estimate(EstimateReason.REASONING_IN_TOOL_LOOP)
+        if not item.id:
+            return
     if not item.encrypted_content:
         # Without its ciphertext the server resolves the item by id from stored state.
         ctx.estimate(EstimateReason.REASONING_BY_ID)

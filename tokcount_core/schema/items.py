@@ -18,6 +18,7 @@ class Message(_Item):
     type: Literal["message"] = "message"
     role: Literal["user", "assistant", "system", "developer"]
     content: Content = None
+    phase: str | None = None  # gpt-5.x assistant messages: "commentary" (mid-turn) or "final_answer"
 
 
 class FunctionCall(_Item):
