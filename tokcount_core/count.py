@@ -18,7 +18,7 @@ from tokcount_core.render.responses import render_responses
 from tokcount_core.result import CountResult, ErrorCode, EstimateReason, RecordError
 from tokcount_core.schema.items import ITEM_TAGS
 from tokcount_core.schema.parts import PART_TAGS
-from tokcount_core.schema.requests import CHAT_ADAPTER, RESPONSES_ADAPTER, Api, detect_api
+from tokcount_core.schema.requests import CHAT_ADAPTER, RESPONSES_ADAPTER, Api, detect_api, moved_parameter
 from tokcount_core.schema.tools import TOOL_TAGS
 from tokcount_core.tally import tally
 
@@ -69,6 +69,8 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
            registry: Registry, limits: Limits, explain: bool, return_tokens: bool, images: ImageHints) -> CountResult:
     body = _load(request, limits)
     kind = api or detect_api(body)
+    if kind != "chat" and (moved := moved_parameter(body)):
+        raise RecordError(ErrorCode.INVALID_REQUEST, moved)
     given = body.get("model")
     if given is not None and not isinstance(given, str):
         raise RecordError(ErrorCode.INVALID_REQUEST, f"model: expected a string, got {type(given).__name__}")

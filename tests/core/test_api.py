@@ -342,3 +342,12 @@ def test_reasoning_is_dropped_only_after_an_answered_turn():
     plain = counted(call, output, {"role": "user", "content": "here"})
     assert interrupted.input_tokens > bare.input_tokens == plain.input_tokens
     assert interrupted.estimate_reasons == bare.estimate_reasons == ["reasoning_in_tool_loop"]
+
+
+def test_chat_prompt_parameters_in_a_responses_body_are_refused_as_the_api_does():
+    schema = {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}}}
+    result = count({"model": "gpt-5-nano", "input": "hi", "response_format": schema})
+    assert result.error_code == "invalid_request" and result.input_tokens is None
+    assert result.error_message.startswith("response_format:") and "text.format" in result.error_message
+    assert count({"model": "gpt-5-nano", "messages": [{"role": "user", "content": "hi"}],
+                  "response_format": schema}).error_code is None  # a Chat body keeps it

@@ -61,7 +61,6 @@ OUTLIERS = {
 }
 # Hidden-context cases that come back unflagged and wrong, with what is known of each.
 UNKNOWABLE_EXCEPTIONS = {
-    "rubyllm-109": "Chat-style body sent to the Responses endpoint (edited cassette)",
     "rubyllm-131": "cassette scrubber placeholder replaced the request text",
 }
 

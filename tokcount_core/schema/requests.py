@@ -49,6 +49,10 @@ _RESPONSES_ONLY_KEYS = frozenset({"input", "instructions", "text", "previous_res
                                   "fallbacks", "reasoning", "max_output_tokens", "truncation"})
 _CHAT_ONLY_KEYS = frozenset({"functions", "function_call", "response_format", "max_tokens",
                              "max_completion_tokens", "n", "stop", "logit_bias", "reasoning_effort"})
+# Chat parameters that shape the prompt. The Responses API refuses them (400, "this parameter has
+# moved"), so a Responses body carrying one was never counted as sent: an error row, not a count
+# that silently leaves them out (rubyllm-109: an edited cassette, 32 short).
+_MOVED_IN_RESPONSES = {"response_format": "text.format", "functions": "tools", "function_call": "tool_choice"}
 _CHAT_ONLY_ROLES = frozenset({"tool", "function"})
 _RESPONSES_PART_TYPES = frozenset({"input_text", "output_text", "input_image", "input_file"})
 
@@ -64,6 +68,14 @@ def detect_api(body: dict[str, Any]) -> Api:
     if "fallbacks" in keys or _provider_prefixed(body) or any(_looks_like_item(m) for m in messages):
         return "bifrost"
     return "chat"
+
+
+def moved_parameter(body: dict[str, Any]) -> str | None:
+    """Why a Responses body is invalid because it carries a Chat-only prompt parameter, if it does."""
+    for key, successor in _MOVED_IN_RESPONSES.items():
+        if key in body:
+            return f"{key}: a Chat Completions parameter, refused by the Responses API (use {successor})"
+    return None
 
 
 def _provider_prefixed(body: dict[str, Any]) -> bool:
