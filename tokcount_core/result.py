@@ -50,6 +50,7 @@ class EstimateReason(StrEnum):
     UNMAPPED_MODEL = "unmapped_model"
     PRO_REASONING_MODE = "pro_reasoning_mode"
     UNVERIFIED_RULE = "unverified_rule"
+    SERVER_STATE = "server_state"  # OpenAI counted identical requests of this shape differently
 
 
 class Details(BaseModel):

@@ -351,3 +351,18 @@ def test_chat_prompt_parameters_in_a_responses_body_are_refused_as_the_api_does(
     assert result.error_message.startswith("response_format:") and "text.format" in result.error_message
     assert count({"model": "gpt-5-nano", "messages": [{"role": "user", "content": "hi"}],
                   "response_format": schema}).error_code is None  # a Chat body keeps it
+
+
+def test_a_call_replayed_by_id_under_a_response_format_is_flagged_as_server_state():
+    fmt = {"format": {"type": "json_schema", "name": "Book", "schema": {"type": "object", "properties": {}}}}
+    tools = [{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}]
+
+    def counted(call_id: str | None, text: dict | None):
+        call = {"type": "function_call", "name": "f", "arguments": "{}", "call_id": "c1"}
+        body = {"model": "gpt-4o", "tools": tools, "input": [
+            {"role": "user", "content": "go"}, {**call, "id": call_id} if call_id else call,
+            {"type": "function_call_output", "call_id": "c1", "output": "ok"}]}
+        return count({**body, "text": text} if text else body)
+
+    assert counted("fc_1", fmt).estimate_reasons == ["server_state"]
+    assert not counted(None, fmt).estimated and not counted("fc_1", None).estimated
