@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 from datetime import date
+from typing import Literal
 
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.messages import message, split_content
@@ -171,14 +172,18 @@ def _call_adjustment(ctx: RenderContext, item: FunctionCall | CustomToolCall, in
     return -3 + with_id
 
 
-def _turns(items: list) -> list[str]:
+Turn = Literal["open", "answered", "interrupted"]
+
+
+def _turns(items: list) -> list[Turn]:
     """Where each item stands, from the first user or answering message after it: ``open`` (none:
     the current tool loop), ``answered`` (an assistant answer first: a finished turn) or
     ``interrupted`` (a user message first, after calls and outputs only). One backward pass.
 
     A commentary-phase message does not finish a turn (pydanticai-38, gpt-5.5: its reasoning is
     kept), as in harmony, where reasoning is dropped once the turn ends in a final message."""
-    state, out = "open", []
+    state: Turn = "open"
+    out: list[Turn] = []
     for item in reversed(items):
         out.append(state)
         if isinstance(item, Message) and item.role == "user":
@@ -188,7 +193,7 @@ def _turns(items: list) -> list[str]:
     return out[::-1]
 
 
-def _reasoning(ctx: RenderContext, item: Reasoning, turn: str, label: str) -> None:
+def _reasoning(ctx: RenderContext, item: Reasoning, turn: Turn, label: str) -> None:
     """Hidden context: reasoning from an answered turn is dropped (exact, 0 tokens). One in the
     current tool loop costs its hidden reasoning tokens + 2: estimated from the ciphertext size.
 
@@ -197,10 +202,9 @@ def _reasoning(ctx: RenderContext, item: Reasoning, turn: str, label: str) -> No
     gpt-5-nano, store off). Counted that way and flagged either way."""
     if turn == "answered":
         return
-    if turn == "interrupted":
+    if turn == "interrupted" and not item.id:
         ctx.estimate(EstimateReason.REASONING_IN_TOOL_LOOP)
-        if not item.id:
-            return
+        return
     if not item.encrypted_content:
         # Without its ciphertext the server resolves the item by id from stored state.
         ctx.estimate(EstimateReason.REASONING_BY_ID)
