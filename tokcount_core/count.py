@@ -15,7 +15,7 @@ from tokcount_core.registry import Registry, UnknownModel, UnsupportedProvider, 
 from tokcount_core.render.chat import render_chat
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.responses import render_responses
-from tokcount_core.result import CountResult, ErrorCode, EstimateReason, RecordError
+from tokcount_core.result import CountResult, ErrorCode, RecordError
 from tokcount_core.schema.items import ITEM_TAGS
 from tokcount_core.schema.parts import PART_TAGS
 from tokcount_core.schema.requests import CHAT_ADAPTER, RESPONSES_ADAPTER, Api, detect_api, moved_parameter
@@ -79,15 +79,15 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
         raise RecordError(ErrorCode.MISSING_MODEL, "model: no model in the request and no default model given")
     day = _as_date(as_of)
     try:
-        spec, mapped = registry.resolve(model_name, day)
+        spec, unverified = registry.resolve(model_name, day)
     except UnsupportedProvider as exc:
         raise RecordError(ErrorCode.UNSUPPORTED_PROVIDER, f"model: {exc}") from exc
     except UnknownModel as exc:
         raise RecordError(ErrorCode.UNKNOWN_MODEL, f"model: {exc}") from exc
     ctx = RenderContext(spec=spec, api="chat" if kind == "chat" else "responses", as_of=day, limits=limits,
                         image_hints=images)
-    if mapped:
-        ctx.estimate(EstimateReason.UNMAPPED_MODEL if spec.family == "unknown" else EstimateReason.UNVERIFIED_RULE)
+    if unverified:
+        ctx.estimate(unverified)
     try:
         if kind == "chat":
             render_chat(ctx, CHAT_ADAPTER.validate_python(body))

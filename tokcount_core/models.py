@@ -39,6 +39,9 @@ class ModelSpec:
     per_message: int = 3
     per_name: int = 1
     priming: int = 3
+    # Whether a message's role (and name) is counted; with ``per_message`` and ``priming`` 0, only
+    # the content is (the search-preview models' reported usage).
+    message_headers: bool = True
     assistant_extra: int = 0
     # Tools (rules 4, 7, 9, 10)
     tool_renderer: Literal["2024", "2023"] = "2024"
@@ -57,6 +60,9 @@ class ModelSpec:
     # and 3 of 3 reference cases); on gpt-4 none of 16 (one crewai schema), so those are flagged.
     legacy_shapes_verified: bool = True
     unverified: bool = False
+    # Name suffixes (``gpt-5.6-luna``) the reference cases show counting exactly like the family;
+    # any other unknown suffix is counted by the family's rules and flagged.
+    variants: frozenset[str] = frozenset()
 
 
 # Aliases that pointed at an older snapshot until a date (OpenAI's model deprecation page: the
@@ -84,6 +90,7 @@ _PATCH_5_MINI = ImageFormula("patch", numerator=120, denominator=100, offset=2, 
 _PATCH_5_NANO = ImageFormula("patch", numerator=1503, denominator=1000, offset=0, rounding="half_up")
 
 _CL100K = dict(encoding="cl100k_base")
+_CONTENT_ONLY = dict(per_message=0, priming=0, message_headers=False)
 _O200K = dict(encoding="o200k_base")
 # Reasoning models (rule 3): priming 2, +2 per earlier assistant message, ~81-token tools preamble
 # in Chat, +6 per tool call (rule 7).
@@ -124,9 +131,11 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-4o-mini-audio-preview", **_O200K, image=_TILE_4O_MINI),
     _family("gpt-audio", **_O200K, image=_TILE_4O),
     _family("gpt-audio-mini", **_O200K, image=_TILE_4O_MINI),
-    # Search models add hidden context and drop parts of the prompt (unknowable.jsonl.gz): flagged.
-    _family("gpt-4o-search-preview", **_O200K, image=_TILE_4O, unverified=True),
-    _family("gpt-4o-mini-search-preview", **_O200K, image=_TILE_4O_MINI, unverified=True),
+    # Search models report the messages' content alone: no framing, role or priming (3 of 3
+    # gpt-4o-search-preview cases in unknowable.jsonl.gz, system + user). The search itself is
+    # hidden and multi-turn use is unseen: flagged.
+    _family("gpt-4o-search-preview", **_O200K, **_CONTENT_ONLY, image=_TILE_4O, unverified=True),
+    _family("gpt-4o-mini-search-preview", **_O200K, **_CONTENT_ONLY, image=_TILE_4O_MINI, unverified=True),
     _family("gpt-4.1", **_O200K, context_window=1_047_576, max_output=32_768, image=_TILE_4O),
     _family("gpt-4.1-mini", **_O200K, context_window=1_047_576, max_output=32_768, image=_PATCH_41_MINI),
     _family("gpt-4.1-nano", **_O200K, context_window=1_047_576, max_output=32_768, image=_PATCH_41_NANO),
@@ -175,8 +184,10 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
             max_output=128_000, image=_TILE_GPT5),
     _family("gpt-5.5", **_REASONING, responses_call_discount=0, context_window=1_050_000,
             max_output=128_000, image=_TILE_GPT5),
+    # gpt-5.6-luna/-sol/-terra: 22 reference cases, exact as gpt-5.6.
     _family("gpt-5.6", **_REASONING, responses_call_discount=0, context_window=1_050_000,
-            max_output=128_000, image=_TILE_GPT5, pro_mode_tokens=1520),
+            max_output=128_000, image=_TILE_GPT5, pro_mode_tokens=1520,
+            variants=frozenset({"luna", "sol", "terra"})),
     # gpt-oss speaks harmony (openai/harmony); counted with its encoding.
     _family("gpt-oss-120b", encoding="o200k_harmony", reasoning=True, priming=2, context_window=131_072,
             max_output=131_072),

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-RULES_VERSION = "2026.11.3"
+RULES_VERSION = "2026.11.4"
 
 
 class ErrorCode(StrEnum):
@@ -37,6 +37,7 @@ class EstimateReason(StrEnum):
 
     PREVIOUS_RESPONSE = "previous_response_id"
     CONVERSATION = "conversation"
+    STORED_PROMPT = "stored_prompt"
     ITEM_REFERENCE = "item_reference"
     FILE_REFERENCE = "file_reference"
     FILE_CONTENT = "file_content"

@@ -366,3 +366,35 @@ def test_a_call_replayed_by_id_under_a_response_format_is_flagged_as_server_stat
 
     assert counted("fc_1", fmt).estimate_reasons == ["server_state"]
     assert not counted(None, fmt).estimated and not counted("fc_1", None).estimated
+
+
+@pytest.mark.parametrize("model, family, reason", [
+    ("gpt-5.6-sol", "gpt-5.6", None),  # a variant the reference cases show counting as its family
+    ("gpt-5.6-terra-2026-08-01", "gpt-5.6", None),
+    ("o3-deep-research", "o3", "unmapped_model"),  # unknown variants: the family's rules, flagged
+    ("gpt-5-search-api-2025-10-14", "gpt-5", "unmapped_model"),
+    ("ft:gpt-4o-mini-2024-07-18:acme::abc123", "gpt-4o-mini", "unverified_rule"),  # fine-tuned: its base
+    ("gpt-4o-search-preview", "gpt-4o-search-preview", "unverified_rule"),
+])
+def test_model_variants_count_by_their_family_and_say_when_that_is_unverified(model, family, reason):
+    result = count({"model": model, "input": "Tell me a joke."})
+    assert default_registry().resolve(model)[0].family == family
+    assert result.estimate_reasons == ([reason] if reason else [])
+
+
+def test_server_side_prompts_and_audio_replies_are_flagged():
+    stored = count({"model": "gpt-5", "input": "hi", "prompt": {"id": "pmpt_1", "variables": {"city": "Oslo"}}})
+    assert stored.estimate_reasons == ["stored_prompt"] and stored.input_tokens > 0
+    audio = count({"model": "gpt-4o-audio-preview", "messages": [
+        {"role": "user", "content": "hi"}, {"role": "assistant", "audio": {"id": "audio_1"}},
+        {"role": "user", "content": "again"}]})
+    assert audio.estimate_reasons == ["audio_unknown"]
+
+
+def test_search_preview_models_count_the_content_alone():
+    # unknowable.jsonl.gz: gpt-4o-search-preview reported 11 for these two messages (6 + 5 tokens)
+    body = {"model": "gpt-4o-search-preview", "web_search_options": {"search_context_size": "low"},
+            "messages": [{"role": "system", "content": "You are a helpful assistant."},
+                         {"role": "user", "content": "What day is today?"}]}
+    result = count(body)
+    assert result.input_tokens == 11 and result.estimated

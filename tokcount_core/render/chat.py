@@ -122,6 +122,10 @@ def _turn(ctx: RenderContext, msg: ChatMessage, label: str, names: dict[str, str
     content, media = split_content(ctx, msg.content, label)
     if msg.refusal and not content:
         content = msg.refusal
+    if msg.audio:
+        # An assistant audio reply referenced by ``audio.id`` (audio guide): its transcript and audio
+        # tokens are server-side.
+        ctx.estimate(EstimateReason.AUDIO_UNKNOWN)
     if content or media or not calls:
         message(ctx, msg.role, content, label, msg.name, media)
         if msg.role == "assistant" and spec.assistant_extra:

@@ -46,6 +46,10 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
         ctx.estimate(EstimateReason.PREVIOUS_RESPONSE)
     if body.conversation:
         ctx.estimate(EstimateReason.CONVERSATION)
+    if body.prompt:
+        # A stored prompt template (``prompt.id``): its messages, tools and variable slots are
+        # server-side; what the request itself holds is counted.
+        ctx.estimate(EstimateReason.STORED_PROMPT)
     tools = body.tools or []
     functions = tool_definitions(tools)
     _hosted_tools(ctx, [t for t in tools if isinstance(t, HostedTool)])

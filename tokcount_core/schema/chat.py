@@ -32,3 +32,4 @@ class ChatMessage(BaseModel):
     function_call: CalledFunction | None = None
     tool_call_id: str | None = None
     refusal: str | None = None
+    audio: dict | None = None  # an earlier audio reply, by id: its content is server-side

@@ -29,6 +29,7 @@ class ResponsesBody(_Body):
     reasoning: dict[str, Any] | None = None
     previous_response_id: str | None = None
     conversation: str | dict[str, Any] | None = None
+    prompt: dict[str, Any] | None = None
     # Bifrost's count_tokens body carries Responses items under "messages".
     messages: list[Item] | None = None
     fallbacks: list[str] | None = None
