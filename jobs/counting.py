@@ -17,7 +17,7 @@ from jobs.config import JobConfig
 from jobs.image_fetch import ImageSizer
 from jobs.output import INTERNAL_COLUMNS, output_schema
 from jobs.records import MISSING, Unwrapper, get_path
-from tokcount_core import RULES_VERSION, ErrorCode, Limits, count, default_registry
+from tokcount_core import RULES_VERSION, ErrorCode, EstimateReason, Limits, count, default_registry
 from tokcount_core.encoding import prepare, set_backend
 
 
@@ -111,22 +111,25 @@ class RowCounter:
         if self.config.pricing:
             row["cost_usd"] = self._cost(res.model, res.input_tokens, ex.output_tokens)
 
-    def _spec(self, model: str | None) -> Any:
-        """The model's spec; ``Registry.resolve`` already caches resolved names."""
+    def _resolved(self, model: str | None) -> tuple[Any, EstimateReason | None]:
+        """The model's spec and why it is unverified; ``Registry.resolve`` caches resolved names."""
         if not model:
-            return None
+            return None, None
         try:
-            return self.registry.resolve(model)[0]
+            return self.registry.resolve(model)
         except LookupError:
-            return None
+            return None, None
 
     def _context_window(self, model: str | None) -> int | None:
-        spec = self._spec(model)
+        spec, _ = self._resolved(model)
         return spec.context_window if spec is not None else None
 
     def _cost(self, model: str | None, input_tokens: int, output_tokens: int | None) -> float | None:
-        spec = self._spec(model)
-        price = self.config.pricing.get(model or "") or (spec and self.config.pricing.get(spec.family))
+        # A family's price only for its own names (snapshots, known variants): a fine-tuned model or
+        # an unknown variant (o3-deep-research) is priced differently from its family.
+        spec, unverified = self._resolved(model)
+        family = spec.family if spec is not None and unverified is not EstimateReason.UNMAPPED_MODEL else None
+        price = self.config.pricing.get(model or "") or (family and self.config.pricing.get(family))
         if price is None:
             return None
         dollars = input_tokens * price.input_per_million + (output_tokens or 0) * price.output_per_million

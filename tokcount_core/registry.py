@@ -64,7 +64,9 @@ class Registry:
         base = fine_tuned.group(1) if fine_tuned else name
         undated = _DATE_SUFFIX.sub("", base)
         spec = self.families.get(base) or self.families.get(undated)
-        reason = EstimateReason.UNVERIFIED_RULE if spec and (spec.unverified or fine_tuned) else None
+        reason = EstimateReason.UNVERIFIED_RULE if spec and spec.unverified else None
+        if spec and fine_tuned:
+            reason = EstimateReason.UNMAPPED_MODEL  # counted as its base model: no reference case
         if spec is None:
             # Longest family prefix wins, so "gpt-4o-mini-x" is gpt-4o-mini, not gpt-4o. A variant
             # the reference cases do not show (o3-deep-research, gpt-5-search-api: hidden context)

@@ -373,7 +373,7 @@ def test_a_call_replayed_by_id_under_a_response_format_is_flagged_as_server_stat
     ("gpt-5.6-terra-2026-08-01", "gpt-5.6", None),
     ("o3-deep-research", "o3", "unmapped_model"),  # unknown variants: the family's rules, flagged
     ("gpt-5-search-api-2025-10-14", "gpt-5", "unmapped_model"),
-    ("ft:gpt-4o-mini-2024-07-18:acme::abc123", "gpt-4o-mini", "unverified_rule"),  # fine-tuned: its base
+    ("ft:gpt-4o-mini-2024-07-18:acme::abc123", "gpt-4o-mini", "unmapped_model"),  # fine-tuned: its base
     ("gpt-4o-search-preview", "gpt-4o-search-preview", "unverified_rule"),
 ])
 def test_model_variants_count_by_their_family_and_say_when_that_is_unverified(model, family, reason):

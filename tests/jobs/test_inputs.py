@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import zstandard
 
 from jobs.config import JobConfig
+from jobs.counting import RowCounter
 from jobs.pipeline import run_job
 from tokcount_core import count
 
@@ -147,3 +148,17 @@ def test_batch_audit_joins_output_usage_by_custom_id(tmp_path):
     assert rows["req-1"]["logged_input_tokens"] is None  # not in the output file (failed or pending)
     assert rows["req-0"]["input_tokens"] == count(BODY, api="chat").input_tokens
     assert rows["req-0"]["total_tokens"] == rows["req-0"]["input_tokens"] + 5
+
+
+def test_family_prices_cover_snapshots_but_not_fine_tunes_or_unknown_variants():
+    counter = RowCounter(JobConfig(pricing={"gpt-4o-mini": {"input_per_million": 0.15, "output_per_million": 0.6},
+                                            "o3": {"input_per_million": 2, "output_per_million": 8}}))
+
+    def cost(model: str) -> float | None:
+        row = counter.count_line("in.jsonl", 0, json.dumps({"model": model, "input": "hi"}).encode())
+        assert row.get("error_code") is None and row["input_tokens"] > 0
+        return row["cost_usd"]
+
+    assert cost("gpt-4o-mini-2024-07-18") == cost("gpt-4o-mini") > 0
+    assert cost("ft:gpt-4o-mini-2024-07-18:acme::abc123") is None  # fine-tuned inference costs more
+    assert cost("o3-deep-research") is None  # priced far above o3
