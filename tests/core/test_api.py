@@ -398,3 +398,10 @@ def test_search_preview_models_count_the_content_alone():
                          {"role": "user", "content": "What day is today?"}]}
     result = count(body)
     assert result.input_tokens == 11 and result.estimated
+
+
+def test_forcing_a_hosted_tool_is_flagged():
+    plain = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}]})
+    forced = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}],
+                    "tool_choice": {"type": "web_search"}})
+    assert not plain.estimated and forced.estimate_reasons == ["unverified_rule"]

@@ -7,12 +7,20 @@ from typing import Any
 
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.segments import Segment, fixed, text
+from tokcount_core.result import EstimateReason
 from tokcount_core.schema.tools import CustomDef, FunctionDef
+
+# Choices naming client-side tools; a legacy ``function_call`` ({"name": ...}) has no type.
+_CLIENT_CHOICES = frozenset({"function", "custom", "allowed_tools", None})
 
 
 def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
                      functions: Sequence[FunctionDef | CustomDef]) -> list[Segment]:
     spec = ctx.spec
+    if isinstance(choice, dict) and choice.get("type") not in _CLIENT_CHOICES:
+        # Forcing a hosted tool (web_search, file_search, mcp, ...): no reference case shows its cost.
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        return []
     if choice is None or choice == "auto" or not functions:
         return []
     if choice == "required" and ctx.api == "responses" and not spec.reasoning and len(functions) == 1:
