@@ -121,18 +121,27 @@ def test_every_item_and_tool_type_parses():
         *({"type": t, "id": f"x{i}"} for i, t in enumerate((
             "computer_call", "computer_call_output", "web_search_call", "file_search_call",
             "code_interpreter_call", "image_generation_call", "local_shell_call", "local_shell_call_output",
-            "mcp_list_tools", "mcp_approval_request", "mcp_approval_response", "mcp_call"))),
+            "mcp_list_tools", "mcp_approval_request", "mcp_approval_response", "mcp_call",
+            "shell_call", "shell_call_output", "apply_patch_call", "apply_patch_call_output",
+            "tool_search_call", "tool_search_output", "configuration_update", "program", "program_output"))),
         {"type": "item_reference", "id": "msg_9"},
+        {"id": "msg_10"},  # an item_reference may omit its type
+        {"type": "additional_tools", "tools": []},
         {"role": "user", "content": [{"type": "input_text", "text": "u"},
                                      {"type": "input_file", "file_id": "file-1"}]},
     ]
     tools = [{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}},
              {"type": "custom", "name": "g", "format": {"type": "grammar", "syntax": "lark", "definition": "x"}},
-             *({"type": t} for t in ("file_search", "web_search", "computer_use_preview", "mcp",
-                                     "code_interpreter", "image_generation", "local_shell"))]
-    result = count({"model": "gpt-5", "input": items, "tools": tools})
+             {"type": "namespace", "name": "ns", "description": "d", "tools": [
+                 {"type": "function", "name": "h", "parameters": {"type": "object", "properties": {}}}]},
+             *({"type": t} for t in ("file_search", "web_search", "computer_use_preview", "computer", "mcp",
+                                     "code_interpreter", "image_generation", "local_shell", "shell",
+                                     "apply_patch", "tool_search", "programmatic_tool_calling"))]
+    result = count({"model": "gpt-5", "input": [*items, {"type": "compaction_trigger"}], "tools": tools})
     assert result.error_code is None, result.error_message
     assert result.estimated and result.input_tokens > 0
+    assert {"item_reference", "hosted_tool", "hosted_tool_output", "compaction", "unverified_rule"} <= set(
+        result.estimate_reasons)
 
 
 def test_explain_segments_add_up():

@@ -24,7 +24,7 @@ _INSTRUCTION_ROLES = ("system", "developer")
 
 def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     spec = ctx.spec
-    functions = [*tool_definitions(body.tools or []), *(body.functions or [])]
+    functions = [*tool_definitions(ctx, body.tools or []), *(body.functions or [])]
     custom_tool_framing(ctx, functions)
     if body.functions and not spec.legacy_shapes_verified:
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)

@@ -51,7 +51,7 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
         # server-side; what the request itself holds is counted.
         ctx.estimate(EstimateReason.STORED_PROMPT)
     tools = body.tools or []
-    functions = tool_definitions(tools)
+    functions = tool_definitions(ctx, tools)
     _hosted_tools(ctx, [t for t in tools if isinstance(t, HostedTool)])
 
     if isinstance(body.instructions, str) and body.instructions:
@@ -149,7 +149,13 @@ def _items(ctx: RenderContext, items: list) -> None:
         elif isinstance(item, AdditionalTools):
             ctx.estimate(EstimateReason.HOSTED_TOOL)
         elif isinstance(item, HostedItem):
-            ctx.estimate(EstimateReason.COMPACTION if item.type == "compaction" else EstimateReason.HOSTED_TOOL_OUTPUT)
+            ctx.estimate(_HOSTED_ITEM_REASONS.get(item.type, EstimateReason.HOSTED_TOOL_OUTPUT))
+
+
+# Hosted items are rendered server-side; what each hides. A configuration_update switches the text
+# format or reasoning effort mid-conversation: how it is rendered is not known.
+_HOSTED_ITEM_REASONS = {"compaction": EstimateReason.COMPACTION, "compaction_trigger": EstimateReason.COMPACTION,
+                        "configuration_update": EstimateReason.UNVERIFIED_RULE}
 
 
 def _image_only(ctx: RenderContext, content: object, label: str) -> None:

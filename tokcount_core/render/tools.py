@@ -11,13 +11,23 @@ from tokcount_core.render.context import RenderContext
 from tokcount_core.render.segments import fixed
 from tokcount_core.render.typescript import SchemaRenderer, comment_lines, is_comment_free, resolve_ref
 from tokcount_core.result import EstimateReason
-from tokcount_core.schema.tools import CustomDef, CustomTool, FunctionDef, FunctionTool
+from tokcount_core.schema.tools import CustomDef, CustomTool, FunctionDef, FunctionTool, NamespaceTool
 
 
-def tool_definitions(tools: Sequence[object]) -> list[FunctionDef | CustomDef]:
+def tool_definitions(ctx: RenderContext, tools: Sequence[object]) -> list[FunctionDef | CustomDef]:
     """The client-side tools the model sees in its namespace; deferred ones (``defer_loading``,
-    loaded later by tool search) are not shown up front."""
-    return [t.definition for t in tools
+    loaded later by tool search) are not shown up front.
+
+    A ``namespace`` tool's functions are counted as plain functions, flagged: how the API renders
+    the group (its own ``## name`` section, most likely) has no reference case."""
+    flat: list[object] = []
+    for tool in tools:
+        if isinstance(tool, NamespaceTool):
+            ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+            flat.extend(tool.tools)
+        else:
+            flat.append(tool)
+    return [t.definition for t in flat
             if isinstance(t, FunctionTool | CustomTool) and not getattr(t, "defer_loading", False)]
 
 

@@ -55,7 +55,7 @@ class Reasoning(_Item):
 
 
 class ItemReference(_Item):
-    type: Literal["item_reference"]
+    type: Literal["item_reference"] | None = None
 
 
 class HostedItem(_Item):
@@ -77,7 +77,8 @@ HOSTED_ITEM_TYPES = (
     "code_interpreter_call", "image_generation_call", "local_shell_call", "local_shell_call_output",
     "shell_call", "shell_call_output", "apply_patch_call", "apply_patch_call_output",
     "mcp_list_tools", "mcp_approval_request", "mcp_approval_response", "mcp_call",
-    "tool_search_call", "tool_search_output", "compaction",
+    "tool_search_call", "tool_search_output", "compaction", "compaction_trigger", "configuration_update",
+    "program", "program_output",
 )
 
 _TAGGED: dict[str, str] = {
@@ -96,7 +97,8 @@ def _item_tag(value: Any) -> str | None:
     if isinstance(value, dict):
         kind = value.get("type")
         if kind is None:
-            return "message"  # EasyInputMessage: {"role": ..., "content": ...}
+            # EasyInputMessage {"role": ..., "content": ...}; an ItemReference may be just {"id": ...}.
+            return "item_reference" if "role" not in value and "id" in value else "message"
         return _TAGGED.get(kind) if isinstance(kind, str) else None
     return _TAGGED.get(getattr(value, "type", ""))
 

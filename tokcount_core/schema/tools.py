@@ -59,6 +59,15 @@ class CustomTool(_Tool):
         return CustomDef(name=self.name or "", description=self.description, format=self.format)
 
 
+class NamespaceTool(_Tool):
+    """Client functions grouped under a name of their own (``namespace`` tools)."""
+
+    type: Literal["namespace"]
+    name: str = ""
+    description: str | None = None
+    tools: list[FunctionTool] = []
+
+
 class HostedTool(_Tool):
     """OpenAI-hosted tools whose prompt text is hidden server-side."""
 
@@ -68,16 +77,17 @@ class HostedTool(_Tool):
 HOSTED_TOOL_TYPES = (
     "file_search", "web_search", "web_search_preview", "web_search_preview_2025_03_11",
     "web_search_2025_08_26", "computer_use_preview", "computer_use", "mcp", "code_interpreter",
-    "image_generation", "local_shell", "shell", "apply_patch", "tool_search",
+    "image_generation", "local_shell", "shell", "apply_patch", "tool_search", "computer",
+    "programmatic_tool_calling",
 )
 
 
-TOOL_TAGS = frozenset({"function", "custom", "hosted"})
+TOOL_TAGS = frozenset({"function", "custom", "namespace", "hosted"})
 
 
 def _tool_tag(value: Any) -> str | None:
     kind = value.get("type", "function") if isinstance(value, dict) else getattr(value, "type", None)
-    if kind in ("function", "custom"):
+    if kind in ("function", "custom", "namespace"):
         return kind
     return "hosted" if kind in HOSTED_TOOL_TYPES else None
 
@@ -85,6 +95,7 @@ def _tool_tag(value: Any) -> str | None:
 Tool = Annotated[
     Annotated[FunctionTool, Tag("function")]
     | Annotated[CustomTool, Tag("custom")]
+    | Annotated[NamespaceTool, Tag("namespace")]
     | Annotated[HostedTool, Tag("hosted")],
     Discriminator(_tool_tag, custom_error_type="unsupported_item", custom_error_message="unknown tool type"),
 ]
