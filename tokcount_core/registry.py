@@ -64,9 +64,7 @@ class Registry:
         base = fine_tuned.group(1) if fine_tuned else name
         undated = _DATE_SUFFIX.sub("", base)
         spec = self.families.get(base) or self.families.get(undated)
-        reason = EstimateReason.UNVERIFIED_RULE if spec and spec.unverified else None
-        if spec and fine_tuned:
-            reason = EstimateReason.UNMAPPED_MODEL  # counted as its base model: no reference case
+        own_name = spec is not None  # the family's name or a dated snapshot of it
         if spec is None:
             # Longest family prefix wins, so "gpt-4o-mini-x" is gpt-4o-mini, not gpt-4o. A variant
             # the reference cases do not show (o3-deep-research, gpt-5-search-api: hidden context)
@@ -75,8 +73,11 @@ class Registry:
             if best is None:
                 return None
             spec = self.families[best]
-            verified = undated[len(best) + 1:] in spec.variants and not (spec.unverified or fine_tuned)
-            reason = None if verified else EstimateReason.UNMAPPED_MODEL
+            own_name = undated[len(best) + 1:] in spec.variants
+        if fine_tuned or not own_name:
+            reason: EstimateReason | None = EstimateReason.UNMAPPED_MODEL  # a fine-tune: no reference case
+        else:
+            reason = EstimateReason.UNVERIFIED_RULE if spec.unverified else None
         return replace(spec, name=name), reason
 
     def with_overrides(self, aliases: dict[str, str] | None = None, unknown_model_encoding: str | None = None,

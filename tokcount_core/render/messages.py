@@ -21,10 +21,10 @@ def message(ctx: RenderContext, role: str, content: str, label: str, name: str |
     out.append(fixed("overhead", f"{label}: framing", spec.per_message if framing is None else framing))
     if spec.message_headers:
         out.append(text("overhead", f"{label}: role", role))
-    if name and spec.message_headers:
-        # A name equal to its role costs t(name) alone (rule 10).
-        out.append(fixed("overhead", f"{label}: name framing", 0 if name == role else spec.per_name))
-        out.append(text("overhead", f"{label}: name", name))
+        if name:
+            # A name equal to its role costs t(name) alone (rule 10).
+            out.append(fixed("overhead", f"{label}: name framing", 0 if name == role else spec.per_name))
+            out.append(text("overhead", f"{label}: name", name))
     if content:
         out.append(Segment(category, f"{label}: content", content, tail=tail))
     if media:

@@ -38,6 +38,10 @@ _MARCH_2025 = (date(2025, 3, 1), date(2025, 4, 1))
 _WEB_SEARCH_EXACT = {"gpt-4o": 294, "gpt-4o-mini": 294, "gpt-4.1": 294}
 _WEB_SEARCH_TYPES = ("web_search", "web_search_preview", "web_search_preview_2025_03_11",
                      "web_search_2025_08_26")
+# Hosted items are rendered server-side; what each hides. A configuration_update switches the text
+# format or reasoning effort mid-conversation: how it is rendered is not known.
+_HOSTED_ITEM_REASONS = {"compaction": EstimateReason.COMPACTION, "compaction_trigger": EstimateReason.COMPACTION,
+                        "configuration_update": EstimateReason.UNVERIFIED_RULE}
 
 
 def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
@@ -150,12 +154,6 @@ def _items(ctx: RenderContext, items: list) -> None:
             ctx.estimate(EstimateReason.HOSTED_TOOL)
         elif isinstance(item, HostedItem):
             ctx.estimate(_HOSTED_ITEM_REASONS.get(item.type, EstimateReason.HOSTED_TOOL_OUTPUT))
-
-
-# Hosted items are rendered server-side; what each hides. A configuration_update switches the text
-# format or reasoning effort mid-conversation: how it is rendered is not known.
-_HOSTED_ITEM_REASONS = {"compaction": EstimateReason.COMPACTION, "compaction_trigger": EstimateReason.COMPACTION,
-                        "configuration_update": EstimateReason.UNVERIFIED_RULE}
 
 
 def _image_only(ctx: RenderContext, content: object, label: str) -> None:
