@@ -45,6 +45,10 @@ class ModelSpec:
     assistant_extra: int = 0
     # Tools (rules 4, 7, 9, 10)
     tool_renderer: Literal["2024", "2023"] = "2024"
+    # How anyOf/oneOf members are joined in tool schemas, and whether that is verified for every
+    # union on this model (else unions are flagged; render/tools.py says which shapes are anyway).
+    union_separator: str = " | "
+    unions_verified: bool = True
     chat_tool_preamble: int = 0
     tool_call_extra: int = 0
     responses_call_discount: int = 3
@@ -124,7 +128,11 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-4-1106-preview", **_CL100K, context_window=128_000, max_output=4_096),
     _family("gpt-4-vision-preview", **_CL100K, context_window=128_000, max_output=4_096, image=_TILE_4O),
     # gpt-4o family (o200k).
-    _family("gpt-4o", **_O200K, image=_TILE_4O),
+    # gpt-4o joins anyOf members without spaces: both union schemas recorded on it (crewai's
+    # object|null, 11 cases 2024-09..2025-11; deepwiki's string|string[], 3 cases 2026) are exact
+    # with "|" and 1 over with " | ", while gpt-4o-mini, gpt-4.1-nano and gpt-5-nano write X | null.
+    # No gpt-4o recording has an X | null union, so its unions stay flagged.
+    _family("gpt-4o", **_O200K, image=_TILE_4O, union_separator="|", unions_verified=False),
     _family("chatgpt-4o-latest", **_O200K, image=_TILE_4O),
     _family("gpt-4o-mini", **_O200K, image=_TILE_4O_MINI),
     _family("gpt-4o-audio-preview", **_O200K, image=_TILE_4O),

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-RULES_VERSION = "2026.11.5"
+RULES_VERSION = "2026.11.6"
 
 
 class ErrorCode(StrEnum):

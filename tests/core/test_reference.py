@@ -13,20 +13,20 @@ from tests.core.reference import api_of, group, load, recorded
 from tests.core.report import table
 from tokcount_core import count
 
-# Exact-match floors per group, as reached by rules_version 2026.11.5 (97.0% of all cases).
+# Exact-match floors per group, as reached by rules_version 2026.11.6 (97.4% of all cases).
 FLOORS = {
     "chat/images": 0.85,
     "chat/json_schema": 0.99,
     "chat/text": 0.99,
     "chat/tool_history": 1.0,
-    "chat/tools": 0.95,
+    "chat/tools": 0.965,
     "responses/images": 1.0,
     "responses/json_schema": 0.78,
     "responses/text": 0.92,
     "responses/tool_history": 1.0,
     "responses/tools": 0.939,
 }
-OVERALL_FLOOR = 0.95
+OVERALL_FLOOR = 0.97
 
 # Unflagged cases further than 2% from OpenAI's count, by what we know of them. A case that
 # leaves this list (because a rule now explains it) is welcome; one that joins it fails the test.

@@ -42,14 +42,16 @@ def custom_tool_framing(ctx: RenderContext, definitions: Sequence[FunctionDef | 
                 ctx.estimate(EstimateReason.UNVERIFIED_RULE)
 
 
-def _unverified_shape(serialised: bytes, params: dict[str, Any], unions_checked: bool, strict: bool) -> bool:
+def _unverified_shape(serialised: bytes, params: dict[str, Any], unions: str, strict: bool) -> bool:
     """Schema shapes whose rendering the reference cases contradict are estimates, not silent
     guesses: a union with an object or with two non-null members (0 of 17 exact; ``X | null`` is
-    4 of 4; the 2023 renderer's unions are exact where the model says so), and a strict tool whose
-    array items are objects with comments (0 of 9 exact, 33 and 18 short; exact without ``strict``).
-    Substring checks on the serialised schema skip the walks for the common shapes."""
-    return bool((unions_checked and (b'"anyOf"' in serialised or b'"oneOf"' in serialised)
-                 and _any_object(params, _unverified_union))
+    4 of 4; the 2023 renderer's unions are exact where the model says so), every union on a model
+    whose unions are unverified (``unions``: "none", "some" or "all" checked), and a strict tool
+    whose array items are objects with comments (0 of 9 exact, 33 and 18 short; exact without
+    ``strict``). Substring checks on the serialised schema skip the walks for the common shapes."""
+    test = _any_union if unions == "all" else _unverified_union
+    return bool((unions != "none" and (b'"anyOf"' in serialised or b'"oneOf"' in serialised)
+                 and _any_object(params, test))
                 or (strict and b'"items"' in serialised
                     and _any_object(params, lambda node: _commented_array_items(node, params))))
 
@@ -63,6 +65,10 @@ def _any_object(node: Any, test: Callable[[dict[str, Any]], bool], depth: int = 
     if isinstance(node, list):
         return any(_any_object(v, test, depth + 1) for v in node)
     return False
+
+
+def _any_union(node: dict[str, Any]) -> bool:
+    return isinstance(node.get("anyOf"), list) or isinstance(node.get("oneOf"), list)
 
 
 def _unverified_union(node: dict[str, Any]) -> bool:
@@ -102,9 +108,9 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
         return None
     spec, limits = ctx.spec, ctx.limits
     legacy = spec.tool_renderer == "2023"
-    unions_checked = not legacy or not spec.legacy_shapes_verified
+    unions = "all" if not spec.unions_verified else "some" if not legacy or not spec.legacy_shapes_verified else "none"
     keys = [_definition_key(f) for f in functions]
-    key = (first_flat_multiline, legacy, unions_checked, limits.max_depth, limits.max_items, *keys)
+    key = (first_flat_multiline, legacy, unions, spec.union_separator, limits.max_depth, limits.max_items, *keys)
     found = _BLOCKS.get(key)
     if found is None:
         multiline_left = first_flat_multiline
@@ -113,10 +119,10 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
             one_line = True
             if multiline_left and isinstance(f, FunctionDef) and is_comment_free(f.parameters):
                 one_line = multiline_left = False
-            parts.append(_tool(f, one_line, legacy, limits.max_depth, limits.max_items))
+            parts.append(_tool(f, one_line, legacy, spec.union_separator, limits.max_depth, limits.max_items))
         body = "".join(parts)
         unverified = any(isinstance(f, FunctionDef) and isinstance(f.parameters, dict)
-                         and _unverified_shape(k[3], f.parameters, unions_checked, bool(f.strict))
+                         and _unverified_shape(k[3], f.parameters, unions, bool(f.strict))
                          for f, k in zip(functions, keys, strict=True))
         found = (f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions", unverified)
         if len(_BLOCKS) >= _MAX_BLOCKS:
@@ -138,7 +144,8 @@ def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
     return type(tool).__name__, tool.name, tool.description, orjson.dumps(tool.parameters), bool(tool.strict)
 
 
-def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, max_depth: int, max_nodes: int) -> str:
+def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, union_separator: str,
+          max_depth: int, max_nodes: int) -> str:
     lines = comment_lines(tool.description) if tool.description and tool.description.strip() else []
     if isinstance(tool, CustomDef):
         # Custom (freeform) tools take a raw string; the grammar itself is not shown as a type.
@@ -148,7 +155,8 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, m
     if not params.get("properties"):
         lines.append(f"type {tool.name} = () => any;")
         return "\n".join(lines) + "\n\n"
-    renderer = _LegacyRenderer(params) if legacy else SchemaRenderer(params, one_line_objects, max_depth, max_nodes)
+    renderer = (_LegacyRenderer(params) if legacy
+                else SchemaRenderer(params, one_line_objects, max_depth, max_nodes, union_separator))
     # A top-level schema title and description are written like a property's (rule 4, rule 10):
     # ``// title`` and, with a description, ``//`` then its lines, just before the ``{``.
     prefix = ""

@@ -15,9 +15,11 @@ from tokcount_core.limits import TooLarge
 
 
 class SchemaRenderer:
-    def __init__(self, root: dict[str, Any], one_line_objects: bool, max_depth: int, max_nodes: int) -> None:
+    def __init__(self, root: dict[str, Any], one_line_objects: bool, max_depth: int, max_nodes: int,
+                 union_separator: str = " | ") -> None:
         self.root = root
         self.one_line_objects = one_line_objects
+        self.union_separator = union_separator
         self.max_depth = max_depth
         # $ref fan-out makes a few KB of schema expand exponentially: bound the work, not just depth.
         self.nodes_left = max_nodes
@@ -39,7 +41,7 @@ class SchemaRenderer:
         for key in ("anyOf", "oneOf"):
             variants = schema.get(key)
             if isinstance(variants, list) and variants:
-                return " | ".join(self.render_type(v, depth + 1) for v in variants)
+                return self.union_separator.join(self.render_type(v, depth + 1) for v in variants)
         kind = schema.get("type")
         if isinstance(kind, list):
             return " | ".join(_scalar(k) for k in kind if isinstance(k, str))
