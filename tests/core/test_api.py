@@ -346,9 +346,13 @@ def test_reasoning_is_dropped_only_after_an_answered_turn():
                        {"role": "user", "content": "next"})
     without = counted(call, output, {"role": "assistant", "content": "done"}, {"role": "user", "content": "next"})
     assert answered.input_tokens == without.input_tokens and not answered.estimated
-    # a commentary message does not end the turn: the reasoning is still in the current loop
+    # a commentary message does not end the turn: the reasoning is still in the current loop, and so
+    # it is when the preamble was logged without its phase (calls follow it)
     commentary = counted(reasoning, {"role": "assistant", "content": "checking", "phase": "commentary"}, call, output)
     assert commentary.estimate_reasons == ["reasoning_in_tool_loop"]
+    preamble = counted(reasoning, {"role": "assistant", "content": "checking"}, call, output,
+                       {"role": "user", "content": "here"})
+    assert preamble.estimate_reasons == ["reasoning_in_tool_loop"]
     # a user message in the middle of a loop: kept when the item has an id, dropped without; flagged both ways
     interrupted = counted(reasoning, call, output, {"role": "user", "content": "here"})
     bare = counted({k: v for k, v in reasoning.items() if k != "id"}, call, output, {"role": "user", "content": "here"})

@@ -184,20 +184,28 @@ Turn = Literal["open", "answered", "interrupted"]
 
 
 def _turns(items: list) -> list[Turn]:
-    """Where each item stands, from the first user or answering message after it: ``open`` (none:
-    the current tool loop), ``answered`` (an assistant answer first: a finished turn) or
-    ``interrupted`` (a user message first, after calls and outputs only). One backward pass.
+    """Where each item stands: ``open`` (no user message after it: the current tool loop),
+    ``answered`` (the turn it belongs to ended in an assistant message before the next user
+    message) or ``interrupted`` (the next user message came after calls or outputs). One backward
+    pass; reasoning, system and developer items do not end a turn.
 
-    A commentary-phase message does not finish a turn (pydanticai-38, gpt-5.5: its reasoning is
-    kept), as in harmony, where reasoning is dropped once the turn ends in a final message."""
+    A commentary-phase message does not answer (pydanticai-38, gpt-5.5: its reasoning is kept), as
+    in harmony, where reasoning is dropped once the turn ends in a final message. Only the last item
+    before the user message decides, so a preamble logged without its phase is not taken for an
+    answer when calls follow it."""
     state: Turn = "open"
+    last_before_user = False  # no turn-ending candidate seen since the user message yet
     out: list[Turn] = []
     for item in reversed(items):
         out.append(state)
         if isinstance(item, Message) and item.role == "user":
-            state = "interrupted"
-        elif isinstance(item, Message) and item.role == "assistant" and item.phase != "commentary":
-            state = "answered"
+            state, last_before_user = "interrupted", True
+        elif isinstance(item, Reasoning) or (isinstance(item, Message) and item.role in ("system", "developer")):
+            continue
+        elif last_before_user:
+            last_before_user = False
+            if isinstance(item, Message) and item.role == "assistant" and item.phase != "commentary":
+                state = "answered"
     return out[::-1]
 
 
