@@ -1,4 +1,5 @@
-"""``tokcount`` command line: ``count`` runs the batch job; ``explain`` shows one body's pieces.
+"""``tokcount`` command line: ``count`` runs the batch job; ``explain`` shows one body's pieces;
+``serve`` answers the hosted counting endpoints over HTTP.
 
 Fatal problems (bad config, missing input, unwritable output) print one line and exit 2 before any
 counting; so does an I/O failure mid-run (disk full, corrupt or vanished input), which keeps the
@@ -25,6 +26,11 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="show how one request body is counted")
     explain.add_argument("body", help="a JSON file with one request body ('-' for stdin)")
     explain.add_argument("--model", help="model to use if the body has none")
+    serve = sub.add_parser("serve", help="answer /v1/responses/input_tokens and /v1/count_tokens over HTTP")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
+    serve.add_argument("--config", help="YAML job config: registry overrides, limits, backend")
+    serve.add_argument("--model", help="model to use if a body has none")
     return parser
 
 
@@ -99,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from jobs.explain import run_explain
 
             return run_explain(args.body, model=args.model)
+        if args.command == "serve":
+            from jobs.server import run_serve
+
+            return run_serve(args.host, args.port, load_config(args.config).with_updates(model=args.model))
         return run_count(args)
     except (ConfigError, InputError, OSError) as exc:  # OSError: also a disk or input failing mid-run
         print(f"tokcount: error: {one_line(exc)}", file=sys.stderr)

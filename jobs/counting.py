@@ -17,7 +17,7 @@ from jobs.config import JobConfig
 from jobs.image_fetch import ImageSizer
 from jobs.output import INTERNAL_COLUMNS, output_schema
 from jobs.records import MISSING, Unwrapper, get_path
-from tokcount_core import RULES_VERSION, ErrorCode, EstimateReason, Limits, count, default_registry
+from tokcount_core import RULES_VERSION, ErrorCode, EstimateReason, Limits, Registry, count, default_registry
 from tokcount_core.encoding import prepare, set_backend
 
 
@@ -29,18 +29,10 @@ class RowCounter:
         self.usage = usage or {}  # billed usage joined by record id (batch output files)
         self.image_sizer = ImageSizer(config.media)
         self.unwrapper = Unwrapper(config)
-        overrides = config.registry
-        self.registry = default_registry()
-        if overrides.aliases or overrides.unknown_model_encoding or overrides.providers:
-            self.registry = self.registry.with_overrides(
-                aliases=overrides.aliases, unknown_model_encoding=overrides.unknown_model_encoding,
-                providers=overrides.providers)
-        self.limits = Limits(**config.limits)
+        self.registry, self.limits = core_settings(config)
         self.schema = output_schema(config, self.unwrapper.columns)
         self._batch_schema = self.schema.append(INTERNAL_COLUMNS[0]).append(INTERNAL_COLUMNS[1])
         self._max_bytes = getattr(self.limits, "max_record_bytes", None)
-        set_backend(config.execution.backend)  # per process: each Ray actor selects its own
-        prepare()  # build encoders now, not on the first record of each batch
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         files = batch.column("source_file").to_pylist()
@@ -134,6 +126,19 @@ class RowCounter:
             return None
         dollars = input_tokens * price.input_per_million + (output_tokens or 0) * price.output_per_million
         return dollars / 1e6
+
+
+def core_settings(config: JobConfig) -> tuple[Registry, Limits]:
+    """The registry and limits a config asks for, with this process's backend selected and its
+    encoders built (each Ray actor, and the server, does this once)."""
+    overrides = config.registry
+    registry = default_registry()
+    if overrides.aliases or overrides.unknown_model_encoding or overrides.providers:
+        registry = registry.with_overrides(aliases=overrides.aliases, providers=overrides.providers,
+                                           unknown_model_encoding=overrides.unknown_model_encoding)
+    set_backend(config.execution.backend)
+    prepare()  # build encoders now, not on the first record
+    return registry, Limits(**config.limits)
 
 
 def _fail(row: dict[str, Any], code: ErrorCode, message: str) -> None:
