@@ -39,26 +39,34 @@ class _Handler(BaseHTTPRequestHandler):
     server: CountingServer
     server_version = "tokcount"
     protocol_version = "HTTP/1.1"  # keep-alive, as the OpenAI client expects
+    timeout = 60  # seconds a connection may stall mid-request before its thread gives up
 
     def do_POST(self) -> None:
         url = urlsplit(self.path)
         api = ROUTES.get(url.path.rstrip("/"))
+        refusal = self._refusal(api)
+        if refusal is not None:
+            self.close_connection = True  # the body is left unread: it must not be taken for a request
+            self._error(*refusal)
+            return
+        raw = self.rfile.read(int(self.headers["Content-Length"]))
+        # Bifrost returns token ids and strings when asked: ``?tokens=true``.
+        tokens = parse_qs(url.query).get("tokens") == ["true"]
+        result = count(raw, api=api, default_model=self.server.config.model, registry=self.server.registry,
+                       limits=self.server.limits, return_tokens=tokens)
+        self._reply(api, result)
+
+    def _refusal(self, api: str | None) -> tuple[HTTPStatus, str, str] | None:
         length = self.headers.get("Content-Length")
+        limit = self.server.limits.max_record_bytes
         if api is None:
-            self._error(HTTPStatus.NOT_FOUND, "not_found", f"no endpoint {self.path}; try {', '.join(ROUTES)}")
-        elif length is None or not length.isdigit():
-            self._error(HTTPStatus.LENGTH_REQUIRED, "invalid_request", "Content-Length is required")
-        elif int(length) > self.server.limits.max_record_bytes:
-            self.close_connection = True  # the body is not read
-            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(ErrorCode.TOO_LARGE),
-                        f"body is {length} bytes, over {self.server.limits.max_record_bytes}")
-        else:
-            raw = self.rfile.read(int(length))
-            # Bifrost returns token ids and strings when asked: ``?tokens=true``.
-            tokens = parse_qs(url.query).get("tokens") == ["true"]
-            result = count(raw, api=api, default_model=self.server.config.model, registry=self.server.registry,
-                           limits=self.server.limits, return_tokens=tokens)
-            self._reply(api, result)
+            return HTTPStatus.NOT_FOUND, "not_found", f"no endpoint {self.path}; try {', '.join(ROUTES)}"
+        if length is None or not length.isdigit():
+            return HTTPStatus.LENGTH_REQUIRED, "invalid_request", "Content-Length is required"
+        if int(length) > limit:
+            return (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(ErrorCode.TOO_LARGE),
+                    f"body is {length} bytes, over {limit}")
+        return None
 
     def _reply(self, api: str, result: CountResult) -> None:
         if result.error_code is not None:
