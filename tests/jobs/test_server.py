@@ -56,12 +56,17 @@ def test_errors_arrive_as_openai_errors_naming_the_field(client):
 
 
 def _post(url: str, body: bytes) -> tuple[int, dict]:
+    status, reply, _ = _exchange(url, body)
+    return status, reply
+
+
+def _exchange(url: str, body: bytes) -> tuple[int, dict, str | None]:
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
+            return response.status, json.loads(response.read()), response.headers.get("Connection")
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        return error.code, json.loads(error.read()), error.headers.get("Connection")
 
 
 def test_bifrost_endpoint_returns_bifrost_shape_and_tokens_on_request(base_url):
@@ -74,10 +79,11 @@ def test_bifrost_endpoint_returns_bifrost_shape_and_tokens_on_request(base_url):
 
 
 def test_oversized_and_unknown_requests_are_refused_without_counting(base_url):
-    status, reply = _post(f"{base_url}/responses/input_tokens", b" " * 200_000)
-    assert status == 413 and reply["error"]["code"] == "too_large"
-    status, reply = _post(f"{base_url}/chat/completions", b"{}")
-    assert status == 404 and reply["error"]["code"] == "not_found"
+    # refused unread, so the connection closes rather than read the body as the next request
+    status, reply, connection = _exchange(f"{base_url}/responses/input_tokens", b" " * 200_000)
+    assert status == 413 and reply["error"]["code"] == "too_large" and connection == "close"
+    status, reply, connection = _exchange(f"{base_url}/chat/completions", b"{}")
+    assert status == 404 and reply["error"]["code"] == "not_found" and connection == "close"
     status, reply = _post(f"{base_url}/responses/input_tokens", b"{not json")
     assert status == 400 and reply["error"]["code"] == "invalid_json"
 
