@@ -108,7 +108,14 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
         return None
     spec, limits = ctx.spec, ctx.limits
     legacy = spec.tool_renderer == "2023"
-    unions = "all" if not spec.unions_verified else "some" if not legacy or not spec.legacy_shapes_verified else "none"
+    # Which unions to flag: every one on a model whose unions are unverified, none on the 2023
+    # renderer where the model's legacy shapes are verified, else the shapes the cases contradict.
+    if not spec.unions_verified:
+        unions = "all"
+    elif legacy and spec.legacy_shapes_verified:
+        unions = "none"
+    else:
+        unions = "some"
     keys = [_definition_key(f) for f in functions]
     key = (first_flat_multiline, legacy, unions, spec.union_separator, limits.max_depth, limits.max_items, *keys)
     found = _BLOCKS.get(key)
