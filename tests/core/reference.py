@@ -11,7 +11,8 @@ from typing import Any
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "reference"
 _RECORDED = re.compile(r"recorded (\d{4}-\d{2}-\d{2})")
-_API = {"chat.completions": "chat", "responses": "responses", "responses.input_tokens": "responses"}
+_API = {"chat.completions": "chat", "responses": "responses", "responses.input_tokens": "responses",
+        "completions": "completions"}
 
 
 def load(name: str) -> list[dict[str, Any]]:
