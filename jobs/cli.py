@@ -40,7 +40,7 @@ def add_count_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML job config (see configs/)")
     p.add_argument("--model", help="default model for records without one")
     p.add_argument("--format", help="input format preset (default: detect per record)")
-    p.add_argument("--api", help="force chat, responses or bifrost")
+    p.add_argument("--api", help="force chat, responses, bifrost or completions")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
     p.add_argument("--overwrite", action="store_true", help="discard earlier results in OUTPUT")
     p.add_argument("--verify-inputs", action="store_true", default=None,

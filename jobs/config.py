@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 Format = Literal["auto", "bare", "wrapped", "log", "openai_batch_input", "openai_batch_output", "finetune",
                  "bifrost"]
-Api = Literal["chat", "responses", "bifrost"]
+Api = Literal["chat", "responses", "bifrost", "completions"]
+Encoding = Literal["cl100k_base", "o200k_base", "o200k_harmony", "p50k_base", "r50k_base"]
 
 
 class ConfigError(ValueError):
@@ -54,7 +55,7 @@ class RegistryOverrides(_Strict):
     """Passed to ``default_registry().with_overrides``: map deployment names to known models."""
 
     aliases: dict[str, str] = Field(default_factory=dict)
-    unknown_model_encoding: Literal["cl100k_base", "o200k_base", "o200k_harmony"] | None = None
+    unknown_model_encoding: Encoding | None = None
     providers: list[str] = Field(default_factory=list)
 
 

@@ -49,7 +49,7 @@ PRESETS: dict[str, Layout] = {
     "bifrost": Layout(record_id="id", timestamp="timestamp", usage="token_usage", bifrost_log=True),
 }
 
-_BATCH_URL_API = {"/v1/chat/completions": "chat", "/v1/responses": "responses"}
+_BATCH_URL_API = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/completions": "completions"}
 
 
 def layout_for(config: JobConfig, fmt: str) -> Layout:
@@ -72,7 +72,7 @@ def detect_format(record: Any) -> str | None:
         return "bifrost"
     if isinstance(record.get("request"), dict | str) and not keys & {"messages", "input"}:
         return "log"
-    if "model" in keys and keys & {"messages", "input"}:
+    if "model" in keys and keys & {"messages", "input", "prompt"}:
         return "bare"
     if "messages" in keys and "input" not in keys:
         return "finetune"

@@ -11,14 +11,23 @@ from pydantic import ValidationError
 
 from tokcount_core.limits import ImageHints, Limits, TooLarge
 from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
+from tokcount_core.refusals import chat_refusal, responses_refusal
 from tokcount_core.registry import Registry, UnknownModel, UnsupportedProvider, default_registry
 from tokcount_core.render.chat import render_chat
+from tokcount_core.render.completions import render_completions
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.responses import render_responses
 from tokcount_core.result import CountResult, ErrorCode, RecordError
 from tokcount_core.schema.items import ITEM_TAGS
 from tokcount_core.schema.parts import PART_TAGS
-from tokcount_core.schema.requests import CHAT_ADAPTER, RESPONSES_ADAPTER, Api, detect_api, moved_parameter
+from tokcount_core.schema.requests import (
+    CHAT_ADAPTER,
+    COMPLETIONS_ADAPTER,
+    RESPONSES_ADAPTER,
+    Api,
+    detect_api,
+    moved_parameter,
+)
 from tokcount_core.schema.tools import TOOL_TAGS
 from tokcount_core.tally import tally
 
@@ -69,7 +78,7 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
            registry: Registry, limits: Limits, explain: bool, return_tokens: bool, images: ImageHints) -> CountResult:
     body = _load(request, limits)
     kind = api or detect_api(body)
-    if kind != "chat" and (moved := moved_parameter(body)):
+    if kind in ("responses", "bifrost") and (moved := moved_parameter(body)):
         raise RecordError(ErrorCode.INVALID_REQUEST, moved)
     given = body.get("model")
     if given is not None and not isinstance(given, str):
@@ -84,18 +93,29 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
         raise RecordError(ErrorCode.UNSUPPORTED_PROVIDER, f"model: {exc}") from exc
     except UnknownModel as exc:
         raise RecordError(ErrorCode.UNKNOWN_MODEL, f"model: {exc}") from exc
-    ctx = RenderContext(spec=spec, api="chat" if kind == "chat" else "responses", as_of=day, limits=limits,
+    ctx = RenderContext(spec=spec, api="responses" if kind == "bifrost" else kind, as_of=day, limits=limits,
                         image_hints=images)
     if unverified:
         ctx.estimate(unverified)
     try:
         if kind == "chat":
-            render_chat(ctx, CHAT_ADAPTER.validate_python(body))
+            chat = CHAT_ADAPTER.validate_python(body)
+            _refuse(chat_refusal(chat))
+            render_chat(ctx, chat)
+        elif kind == "completions":
+            render_completions(ctx, COMPLETIONS_ADAPTER.validate_python(body))
         else:
-            render_responses(ctx, RESPONSES_ADAPTER.validate_python(body))
+            responses = RESPONSES_ADAPTER.validate_python(body)
+            _refuse(responses_refusal(responses))
+            render_responses(ctx, responses)
     except ValidationError as exc:
         raise _validation_error(exc) from exc
     return tally(ctx, kind, explain, return_tokens)
+
+
+def _refuse(reason: str | None) -> None:
+    if reason is not None:
+        raise RecordError(ErrorCode.INVALID_REQUEST, f"{reason} (the API refuses this request)")
 
 
 _BOM = b"\xef\xbb\xbf"

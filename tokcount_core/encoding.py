@@ -30,7 +30,11 @@ _O200K_PAT = "|".join(
         r"""\s+""",
     ]
 )
+# GPT-2's pattern, shared by r50k_base and p50k_base (legacy Completions models).
+_R50K_PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s"""
 _SPECIALS = {
+    "r50k_base": {"<|endoftext|>": 50256},
+    "p50k_base": {"<|endoftext|>": 50256},
     "cl100k_base": {
         "<|endoftext|>": 100257,
         "<|fim_prefix|>": 100258,
@@ -54,13 +58,17 @@ _SPECIALS["o200k_harmony"] = {
 } | {f"<|reserved_{i}|>": i for i in (200000, 200001, 200004, 200009, 200010, 200011, *range(200013, 201088))}
 
 _VOCAB = {"cl100k_base": ("cl100k_base", _CL100K_PAT), "o200k_base": ("o200k_base", _O200K_PAT),
-          "o200k_harmony": ("o200k_base", _O200K_PAT)}
+          "o200k_harmony": ("o200k_base", _O200K_PAT), "p50k_base": ("p50k_base", _R50K_PAT),
+          "r50k_base": ("r50k_base", _R50K_PAT)}
+# Legacy Completions encodings: rare in traffic, so always tiktoken (the fast backend's differential
+# tests cover the chat encodings only), and not built up front.
+_TIKTOKEN_ONLY = frozenset({"p50k_base", "r50k_base"})
 # tiktoken's Rust regex overflows its stack (a panic, not an Exception) on whitespace runs somewhere
 # between 300k and 1M characters; from this length on we split pieces in Python instead.
 LONG_WHITESPACE = 65_536
 _LONG_RUN = re.compile(rf"\s{{{LONG_WHITESPACE}}}")
 
-ENCODING_NAMES = tuple(_VOCAB)
+ENCODING_NAMES = tuple(name for name in _VOCAB if name not in _TIKTOKEN_ONLY)
 
 
 @functools.cache
@@ -128,7 +136,7 @@ def encode_ordinary(encoding: tiktoken.Encoding, text: str) -> list[int]:
     (checked in tests against tiktoken on random text), bounded time, no panic. Only code points
     that one Unicode version assigns and the other does not could split differently.
     """
-    if _backend != "tiktoken":
+    if _backend != "tiktoken" and encoding.name not in _TIKTOKEN_ONLY:
         ids = backends.fastokens_bpe(*_VOCAB[encoding.name]).encode(text)
         if ids is not None:
             return ids
@@ -154,7 +162,7 @@ def _token_counter(name: str, backend: str) -> Callable[[str], int]:
     def tiktoken_count(text: str) -> int:
         return len(_tiktoken_encode(encoding, text))
 
-    if backend == "tiktoken":
+    if backend == "tiktoken" or name in _TIKTOKEN_ONLY:
         return tiktoken_count
     return backends.fastokens_bpe(*_VOCAB[name]).counter(tiktoken_count)
 

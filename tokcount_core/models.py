@@ -116,7 +116,17 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-3.5-turbo-0613", **_CL100K, tool_renderer="2023", context_window=4_096, max_output=4_096),
     _family("gpt-3.5-turbo-16k-0613", **_CL100K, tool_renderer="2023", context_window=16_385,
             max_output=4_096),
+    # Legacy Completions models (encodings per tiktoken's model.py MODEL_TO_ENCODING; context windows
+    # per OpenAI's deprecations page).
     _family("gpt-3.5-turbo-instruct", **_CL100K, context_window=4_096, max_output=4_096),
+    _family("davinci-002", **_CL100K, context_window=16_384, max_output=16_384),
+    _family("babbage-002", **_CL100K, context_window=16_384, max_output=16_384),
+    _family("text-davinci-003", encoding="p50k_base", context_window=4_097, max_output=4_097),
+    _family("text-davinci-002", encoding="p50k_base", context_window=4_097, max_output=4_097),
+    _family("code-davinci-002", encoding="p50k_base", context_window=8_001, max_output=8_001),
+    *(_family(name, encoding="r50k_base", context_window=2_049, max_output=2_049) for name in (
+        "text-davinci-001", "text-curie-001", "text-babbage-001", "text-ada-001",
+        "davinci", "curie", "babbage", "ada")),
     # gpt-4 (-0613/-0314/-32k) keeps the 2023 tool renderer (rule 10).
     _family("gpt-4", **_CL100K, tool_renderer="2023", legacy_shapes_verified=False, context_window=8_192,
             max_output=8_192),

@@ -23,6 +23,8 @@ def tally(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -> 
     tokens: list[int] = []
     for seg in ctx.segments:
         n = seg.fixed
+        if return_tokens and seg.ids:
+            tokens.extend(seg.ids)
         if seg.text:
             if len(seg.text) > ctx.limits.max_text_chars:
                 raise RecordError(ErrorCode.TOO_LARGE, f"{seg.label}: {len(seg.text)} characters, over the limit")

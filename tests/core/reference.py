@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,8 @@ def api_of(case: dict[str, Any]) -> str:
 
 def group(case: dict[str, Any]) -> str:
     """api/feature, the first feature that applies in the order images > format > tools > history > text."""
+    if case["api"] == "completions":
+        return "completions/text"
     req = case["request"]
     api = api_of(case)
     blob = json.dumps(req)
@@ -56,5 +57,6 @@ def group(case: dict[str, Any]) -> str:
     return f"{api}/{feature}"
 
 
-def iter_cases(name: str = "cases.jsonl.gz") -> Iterator[dict[str, Any]]:
-    yield from load(name)
+def source_of(case: dict[str, Any]) -> str:
+    """The repository (or docs site) a case was recorded from: ``owner/repo``."""
+    return case["source"].split(":")[0].split("@")[0]

@@ -17,6 +17,8 @@ class Segment:
     # Text that merges two things (a system message with the tools block appended) is encoded as one
     # string; its tokens after the first ``tail[0]`` characters are reported under ``tail[1]``.
     tail: tuple[int, Category] | None = None
+    # Tokens given as ids (a Completions prompt of token ids): counted in ``fixed``, returned as is.
+    ids: list[int] | None = None
 
 
 def text(category: Category, label: str, value: str) -> Segment:

@@ -91,6 +91,7 @@ _TAGGED: dict[str, str] = {
 
 
 ITEM_TAGS = frozenset(_TAGGED.values())
+ITEM_TYPES = frozenset(_TAGGED)
 
 
 def _item_tag(value: Any) -> str | None:

@@ -7,10 +7,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from tokcount_core.schema.chat import ChatMessage
+from tokcount_core.schema.items import ITEM_TYPES as _ITEM_TYPES
 from tokcount_core.schema.items import Item
 from tokcount_core.schema.tools import LegacyFunction, Tool
 
-Api = Literal["chat", "responses", "bifrost"]
+Api = Literal["chat", "responses", "bifrost", "completions"]
 
 
 class _Body(BaseModel):
@@ -43,7 +44,17 @@ class ChatBody(_Body):
     reasoning_effort: str | None = None
 
 
+class CompletionsBody(BaseModel):
+    """Legacy ``/v1/completions``: a prompt is a string, a list of strings, token ids or lists of ids."""
+
+    model_config = ConfigDict(extra="allow")
+    model: str | None = None
+    prompt: str | list[str] | list[int] | list[list[int]] | None = None
+    suffix: str | None = None
+
+
 RESPONSES_ADAPTER = TypeAdapter(ResponsesBody)
+COMPLETIONS_ADAPTER = TypeAdapter(CompletionsBody)
 CHAT_ADAPTER = TypeAdapter(ChatBody)
 
 _RESPONSES_ONLY_KEYS = frozenset({"input", "instructions", "text", "previous_response_id", "conversation",
@@ -61,7 +72,10 @@ _RESPONSES_PART_TYPES = frozenset({"input_text", "output_text", "input_image", "
 def detect_api(body: dict[str, Any]) -> Api:
     """Which API a body was meant for, from its keys and the shape of its items."""
     keys = body.keys()
-    if "input" in keys or not keys.isdisjoint(_RESPONSES_ONLY_KEYS - {"reasoning"}):
+    prompt = body.get("prompt") if "messages" not in keys else None
+    if isinstance(prompt, str | list) and "input" not in keys:
+        return "completions"  # a Responses ``prompt`` is a stored-prompt object, never a string or list
+    if "input" in keys or isinstance(prompt, dict) or not keys.isdisjoint(_RESPONSES_ONLY_KEYS - {"reasoning"}):
         return "bifrost" if "fallbacks" in keys or _provider_prefixed(body) else "responses"
     messages = body.get("messages")
     if not isinstance(messages, list) or not keys.isdisjoint(_CHAT_ONLY_KEYS):
@@ -88,7 +102,9 @@ def _looks_like_item(message: Any) -> bool:
     if not isinstance(message, dict):
         return False
     if "type" in message:
-        return True
+        # Only a Responses item type says so: clients also put MIME types on Chat messages
+        # (``"type": "text/plain", "charset": "UTF-8"``, activeagent), which the API ignores.
+        return message["type"] in _ITEM_TYPES
     if message.get("role") in _CHAT_ONLY_ROLES or "tool_calls" in message:
         return False
     content = message.get("content")

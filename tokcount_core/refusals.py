@@ -1,0 +1,91 @@
+"""Requests the API refuses (HTTP 400) although they parse: an error row with the reason, not a count.
+
+Each check is one the API documents in its 400 messages; every request in the reference files was
+accepted (HTTP 200) and none trips them (``tests/core/test_reference.py`` runs them all). Only what
+the request itself shows is refused: a call answered in an earlier response (``previous_response_id``,
+``conversation``) may be missing from the input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tokcount_core.schema.chat import ChatMessage
+from tokcount_core.schema.items import CustomToolCallOutput, FunctionCallOutput
+from tokcount_core.schema.requests import ChatBody, ResponsesBody
+from tokcount_core.schema.tools import CustomTool, FunctionTool, NamespaceTool
+
+_CLIENT_TOOL_CHOICES = frozenset({"function", "custom"})
+
+
+def chat_refusal(body: ChatBody) -> str | None:
+    """Why the Chat Completions API would refuse ``body``, or None."""
+    names = _tool_names(body.tools or []) | {f.name for f in body.functions or []}
+    has_tools = bool(body.tools or body.functions)
+    for field, choice in (("tool_choice", body.tool_choice), ("function_call", body.function_call)):
+        if (why := _choice_refusal(field, choice, names, has_tools)) is not None:
+            return why
+    return _orphan_tool_message(body.messages)
+
+
+def responses_refusal(body: ResponsesBody) -> str | None:
+    """Why the Responses API would refuse ``body``, or None."""
+    why = _choice_refusal("tool_choice", body.tool_choice, _tool_names(body.tools or []), bool(body.tools))
+    if why is not None or body.previous_response_id or body.conversation:
+        return why
+    items = body.input if isinstance(body.input, list) else body.messages or []
+    # Any item with a call_id may be answered (function, custom, tool_search, shell calls, ...).
+    outputs = (FunctionCallOutput, CustomToolCallOutput)
+    call_ids = {_call_id(item) for item in items if not isinstance(item, outputs)}
+    for index, item in enumerate(items):
+        if isinstance(item, outputs) and item.call_id not in call_ids:
+            return f"input.{index}.call_id: no tool call found for the output with call_id {item.call_id!r}"
+    return None
+
+
+def _call_id(item: Any) -> Any:
+    """The call id of a call item: a field on function and custom calls, an extra on hosted ones."""
+    return getattr(item, "call_id", None) or (getattr(item, "model_extra", None) or {}).get("call_id")
+
+
+def _tool_names(tools: list[Any]) -> set[str]:
+    names: set[str] = set()
+    for tool in tools:
+        if isinstance(tool, FunctionTool | CustomTool):
+            names.add(tool.definition.name)
+        elif isinstance(tool, NamespaceTool):
+            names.update(t.definition.name for t in tool.tools)
+    return names
+
+
+def _choice_refusal(field: str, choice: Any, names: set[str], has_tools: bool) -> str | None:
+    """A forced tool needs tools, and a named function or custom tool must be among them
+    (``function_call`` names a legacy function by ``{"name": ...}``, with no ``type``)."""
+    if choice is None or choice in ("auto", "none"):
+        return None
+    client = isinstance(choice, dict) and choice.get("type", "function") in _CLIENT_TOOL_CHOICES
+    if not has_tools and (choice == "required" or client):
+        return f"{field}: forces a tool, but the request has no tools"
+    if not client:
+        return None
+    kind = choice.get("type", "function")
+    nested = choice.get(kind)
+    name = choice.get("name") or (nested.get("name") if isinstance(nested, dict) else None)
+    if not isinstance(name, str) or not name:
+        return f"{field}: names no {kind}"
+    if name not in names:
+        return f"{field}: no {kind} named {name!r} in the request's tools"
+    return None
+
+
+def _orphan_tool_message(messages: list[ChatMessage]) -> str | None:
+    """A ``tool`` message must answer a call of an earlier assistant message."""
+    called: set[str | None] = set()
+    for index, msg in enumerate(messages):
+        called.update(call.id for call in msg.tool_calls or [])
+        if msg.role == "tool" and msg.tool_call_id not in called:
+            if msg.tool_call_id is None:
+                return f"messages.{index}.tool_call_id: a tool message needs the id of the call it answers"
+            return f"messages.{index}: a tool message answering {msg.tool_call_id!r}, which no earlier " \
+                   "assistant message called"
+    return None
