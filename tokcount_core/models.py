@@ -50,6 +50,11 @@ class ModelSpec:
     union_separator: str = " | "
     unions_verified: bool = True
     chat_tool_preamble: int = 0
+    # Reasoning Chat: whether the first comment-free tool keeps the multi-line form (render/tools.py)
+    # and whether a leading ``system`` message stays apart from the tools message instead of being
+    # merged as ``# Instructions`` like a ``developer`` one (render/chat.py).
+    chat_first_flat_multiline: bool = True
+    chat_system_apart: bool = False
     tool_call_extra: int = 0
     responses_call_discount: int = 3
     image: ImageFormula | None = None
@@ -172,11 +177,18 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("o3-mini", **{**_REASONING, "assistant_extra": 0, "chat_tool_preamble": 0, "tool_call_extra": 0},
             context_window=200_000, max_output=100_000),
     _family("o4-mini", **_REASONING, context_window=200_000, max_output=100_000, image=_PATCH_O4_MINI),
-    # gpt-5 family. gpt-5-nano's tools preamble is 82 (rule 4).
-    _family("gpt-5", **_REASONING, reasoning_estimate=(0.285, -232.0), context_window=400_000,
+    # gpt-5 family. gpt-5 and gpt-5-nano write every
+    # comment-free tool on one line with a preamble of 81 (ellmer gpt-5 4 of 4 and gpt-5-nano 3 of 3
+    # exact, pydantic-ai gpt-5 5 of 5 still exact; nano's one-line tools: ellmer only). gpt-5-mini
+    # keeps a leading system message apart (mirascope 38, ellmer 2 exact); gpt-5-nano and gpt-5.1
+    # merge it as ``# Instructions`` (ellmer 17, newrelic 5 gained; newrelic nrpy-22 lost).
+    _family("gpt-5", **{**_REASONING, "chat_tool_preamble": 81, "chat_first_flat_multiline": False},
+            reasoning_estimate=(0.285, -232.0), context_window=400_000,
             max_output=128_000, image=_TILE_GPT5),
-    _family("gpt-5-mini", **_REASONING, context_window=400_000, max_output=128_000, image=_PATCH_5_MINI),
-    _family("gpt-5-nano", **{**_REASONING, "chat_tool_preamble": 81}, reasoning_estimate=(0.2, -122.0),
+    _family("gpt-5-mini", **{**_REASONING, "chat_system_apart": True}, context_window=400_000,
+            max_output=128_000, image=_PATCH_5_MINI),
+    _family("gpt-5-nano", **{**_REASONING, "chat_tool_preamble": 81, "chat_first_flat_multiline": False},
+            reasoning_estimate=(0.2, -122.0),
             context_window=400_000, max_output=128_000, image=_PATCH_5_NANO),
     _family("gpt-5-pro", **_REASONING, context_window=400_000, max_output=272_000, image=_TILE_GPT5),
     # Codex models: no exact reference case yet, and Codex traffic carries hidden context: flagged.

@@ -28,7 +28,7 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     custom_tool_framing(ctx, functions)
     if body.functions and not spec.legacy_shapes_verified:
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
-    block = tools_block(ctx, functions, first_flat_multiline=spec.reasoning)
+    block = tools_block(ctx, functions, first_flat_multiline=spec.reasoning and spec.chat_first_flat_multiline)
     fmt = json_schema_of(body.response_format)
     fmt_block = response_format_block(*fmt) if fmt else None
     messages = list(body.messages)
@@ -58,8 +58,10 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
 
 def _reasoning_preamble(ctx: RenderContext, messages: list[ChatMessage], first: int | None,
                         block: str | None, fmt_block: str | None) -> None:
-    """Reasoning models keep tools in a message of their own; after a leading developer message
-    they are merged as ``# Instructions`` (rule 4; format placement rule 8, weak evidence)."""
+    """Reasoning models keep tools in a message of their own; after a leading developer message,
+    and a system one except on gpt-5-mini (``chat_system_apart``), they are merged as
+    ``# Instructions`` (rule 4; format placement rule 8, weak evidence). The system case shows in
+    the ``\n\n`` joint: content ending in ``.`` is 1 cheaper (22 cases gained, 1 lost; models.py)."""
     tools_text = "\n\n".join(b for b in (block, fmt_block) if b) if block else None
     extra, category = (tools_text, "tool") if tools_text else (fmt_block, "response_format")
     if not extra:
@@ -67,7 +69,7 @@ def _reasoning_preamble(ctx: RenderContext, messages: list[ChatMessage], first: 
     if first is not None:
         head = messages.pop(0)
         content, media = split_content(ctx, head.content, "message 0")
-        if head.role == "developer" or not tools_text:
+        if head.role == "developer" or not tools_text or not ctx.spec.chat_system_apart:
             merged = f"# Instructions\n\n{content}"
             message(ctx, head.role, f"{merged}\n\n{extra}", "message 0 + tools", head.name, media,
                     tail=(len(merged), category))

@@ -116,7 +116,7 @@ def is_comment_free(schema: Any) -> bool:
 
 def property_comments(prop: dict[str, Any]) -> list[str]:
     out: list[str] = []
-    title, description = prop.get("title"), prop.get("description")
+    title, description = prop.get("title"), rendered_description(prop)
     if isinstance(title, str):
         out.append(f"// {title}")
         if isinstance(description, str):
@@ -128,6 +128,13 @@ def property_comments(prop: dict[str, Any]) -> list[str]:
         out.append("// Examples:")
         out.extend(f"// - {json.dumps(e, ensure_ascii=False)}" for e in examples)
     return out
+
+
+def rendered_description(schema: dict[str, Any]) -> str | None:
+    """A schema's description as rendered: an empty one (ellmer writes ``"description": ""`` on every
+    parameter schema) is not written at all, not even as a bare ``//``."""
+    description = schema.get("description")
+    return description if isinstance(description, str) and description.strip() else None
 
 
 def comment_lines(text: str) -> list[str]:
