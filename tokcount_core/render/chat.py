@@ -28,6 +28,8 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     custom_tool_framing(ctx, functions)
     if body.functions and not spec.legacy_shapes_verified:
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+    if functions and not spec.chat_tools_verified:
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     if not spec.tool_history_verified and any(m.tool_calls or m.role == "tool" for m in body.messages):
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     block = tools_block(ctx, functions, first_flat_multiline=spec.reasoning)
