@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from tokcount_core.render.context import RenderContext
@@ -12,6 +13,8 @@ from tokcount_core.schema.tools import CustomDef, FunctionDef
 
 # Choices naming client-side tools; a legacy ``function_call`` ({"name": ...}) has no type.
 _CLIENT_CHOICES = frozenset({"function", "custom", "allowed_tools", None})
+# First recording day on which Chat ``"required"`` is seen costing 0 on the current renderer.
+_REQUIRED_FREE_FROM = date(2025, 5, 1)
 
 
 def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
@@ -33,7 +36,10 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
     if choice == "required":
         # +2 on the 2023 tool renderer (gpt-4-0613: 5 of 5), 0 on the current one, which gpt-3.5-turbo-0125
         # shares with the o200k models (otelcontrib-133 and its re-recording; rule 9 said cl100k).
-        return [fixed("tool", 'tool_choice "required"', 2 if spec.tool_renderer == "2023" else 0)]
+        # Chat recordings up to 2024-09-26 still cost +2 on the current renderer: 5 of 5 (gpt-3.5-turbo-0125
+        # and gpt-4o; sources instructor-rb, langgraph); every one from 2025-05-01 on costs 0.
+        early = ctx.api == "chat" and ctx.before(_REQUIRED_FREE_FROM)
+        return [fixed("tool", 'tool_choice "required"', 2 if spec.tool_renderer == "2023" or early else 0)]
     if not isinstance(choice, dict):
         return []
     kind = choice.get("type")

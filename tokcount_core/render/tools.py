@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from datetime import date
 from typing import Any
 
 import orjson
@@ -90,6 +92,9 @@ def _unverified_union(node: dict[str, Any]) -> bool:
             non_null = [k for k in kinds if k != "null"]
             if len(non_null) > 1 or "object" in non_null or None in non_null:
                 return True
+            # A member with its own description: 0 of 18 exact (instructor-rb -31, langgraph -18/-19).
+            if any(isinstance(m, dict) and "description" in m for m in members):
+                return True
     return False
 
 
@@ -119,6 +124,7 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
         return None
     spec, limits = ctx.spec, ctx.limits
     legacy = spec.tool_renderer == "2023"
+    legacy_defaults = legacy and not ctx.before(LEGACY_DEFAULTS_FROM)
     # Which unions to flag: every one on a model whose unions are unverified, none on the 2023
     # renderer where the model's legacy shapes are verified, else the shapes the cases contradict.
     if not spec.unions_verified:
@@ -128,7 +134,8 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
     else:
         unions = "some"
     keys = [_definition_key(f) for f in functions]
-    key = (first_flat_multiline, legacy, unions, spec.union_separator, limits.max_depth, limits.max_items, *keys)
+    key = (first_flat_multiline, legacy, legacy_defaults, unions, spec.union_separator, limits.max_depth,
+           limits.max_items, *keys)
     found = _BLOCKS.get(key)
     if found is None:
         multiline_left = first_flat_multiline
@@ -137,10 +144,12 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
             one_line = True
             if multiline_left and isinstance(f, FunctionDef) and is_comment_free(f.parameters):
                 one_line = multiline_left = False
-            parts.append(_tool(f, one_line, legacy, spec.union_separator, limits.max_depth, limits.max_items))
+            parts.append(_tool(f, one_line, legacy, legacy_defaults, spec.union_separator, limits.max_depth,
+                               limits.max_items))
         body = "".join(parts)
         unverified = any(isinstance(f, FunctionDef) and isinstance(f.parameters, dict)
-                         and _unverified_shape(k[3], f.parameters, unions, bool(f.strict))
+                         and (_unverified_shape(k[3], f.parameters, unions, bool(f.strict))
+                              or (legacy and _unverified_legacy_shape(k[3])))
                          for f, k in zip(functions, keys, strict=True))
         found = (f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions", unverified)
         if len(_BLOCKS) >= _MAX_BLOCKS:
@@ -175,8 +184,8 @@ def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
     return type(tool).__name__, tool.name, tool.description, orjson.dumps(tool.parameters), bool(tool.strict)
 
 
-def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, union_separator: str,
-          max_depth: int, max_nodes: int) -> str:
+def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, legacy_defaults: bool,
+          union_separator: str, max_depth: int, max_nodes: int) -> str:
     lines = comment_lines(tool.description) if tool.description and tool.description.strip() else []
     if isinstance(tool, CustomDef):
         # Custom (freeform) tools take a raw string; the grammar itself is not shown as a type.
@@ -186,7 +195,7 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, u
     if not params.get("properties"):
         lines.append(f"type {tool.name} = () => any;")
         return "\n".join(lines) + "\n\n"
-    renderer = (_LegacyRenderer(params) if legacy
+    renderer = (_LegacyRenderer(params, legacy_defaults) if legacy
                 else SchemaRenderer(params, one_line_objects, max_depth, max_nodes, union_separator))
     # A top-level schema title and description are written like a property's (rule 4, rule 10):
     # ``// title`` and, with a description, ``//`` then its lines, just before the ``{``.
@@ -202,12 +211,17 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, u
 
 
 class _LegacyRenderer:
-    """The 2023 renderer gpt-4 (-0613/-0314/-32k) still uses (rule 10): no titles, defaults or nested
+    """The 2023 renderer gpt-4 (-0613/-0314/-32k) still uses (rule 10): no titles or nested
     descriptions, 2-space nested indent with an unindented closing brace, ``any[]`` for arrays without
-    items. Mirrors hmarr/openai-chat-tokens (tests validated against the live API)."""
+    items. Mirrors hmarr/openai-chat-tokens (tests validated against the live API), and:
+    - a default as `` // default: X`` after the property (a string unquoted) in recordings from
+      2023-12-19 on (6 of 6 gpt-3.5-turbo-0613 cases; the same schema recorded 2023-06-15 shows none);
+    - ``items: {}`` as ``Array<any>`` (2 of 2 cases, 2023-06-15).
+    Both are seen in one app only (livingbio/gpt-fn): such schemas are flagged (``_unverified_legacy_shape``)."""
 
-    def __init__(self, root: dict[str, Any]) -> None:
+    def __init__(self, root: dict[str, Any], defaults: bool) -> None:
         self.root = root
+        self.defaults = defaults
 
     def render_object(self, schema: dict[str, Any], indent: int = 0) -> str:
         required = set(schema.get("required") or [])
@@ -216,7 +230,10 @@ class _LegacyRenderer:
             prop = prop if isinstance(prop, dict) else {}
             if isinstance(prop.get("description"), str) and indent < 2:
                 lines.append(f"// {prop['description']}")
-            lines.append(f"{name}{'' if name in required else '?'}: {self._type(prop, indent)},")
+            line = f"{name}{'' if name in required else '?'}: {self._type(prop, indent)},"
+            if self.defaults and "default" in prop:
+                line += f" // default: {_legacy_default(prop['default'])}"
+            lines.append(line)
         return "{\n" + "\n".join(" " * indent + line for line in lines) + "\n}"
 
     def _type(self, prop: dict[str, Any], indent: int) -> str:
@@ -232,6 +249,21 @@ class _LegacyRenderer:
             return inner
         if kind == "array":
             items = prop.get("items")
+            if isinstance(items, dict) and not items:
+                return "Array<any>"
             return f"{self._type(items, indent)}[]" if isinstance(items, dict) else "any[]"
         return {"string": "string", "number": "number", "integer": "number", "boolean": "boolean",
                 "null": "null"}.get(kind, "") if isinstance(kind, str) else ""
+
+
+# The 2023 renderer shows defaults in recordings from this day on (see _LegacyRenderer).
+LEGACY_DEFAULTS_FROM = date(2023, 12, 19)
+
+
+def _legacy_default(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _unverified_legacy_shape(serialised: bytes) -> bool:
+    """Defaults and ``items: {}`` on the 2023 renderer: one app's evidence (see _LegacyRenderer)."""
+    return b'"default"' in serialised or b'"items":{}' in serialised
