@@ -422,3 +422,15 @@ def test_forcing_a_hosted_tool_is_flagged():
     forced = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}],
                     "tool_choice": {"type": "web_search"}})
     assert not plain.estimated and forced.estimate_reasons == ["unverified_rule"]
+
+
+def test_decoding_constraints_are_stripped_from_a_response_format_and_flagged():
+    def body(schema: dict) -> dict:
+        return {"model": "gpt-4o-mini", "input": "hi",
+                "text": {"format": {"type": "json_schema", "name": "r", "schema": schema}}}
+    plain = {"type": "object", "properties": {"format": {"type": "string"}}}
+    constrained = {"type": "object", "$schema": "http://json-schema.org/draft-07/schema#",
+                   "properties": {"format": {"type": "string", "format": "email", "minLength": 2}}}
+    a, b = count(body(plain)), count(body(constrained))
+    assert a.input_tokens == b.input_tokens and not a.estimated
+    assert b.estimate_reasons == ["unverified_rule"]

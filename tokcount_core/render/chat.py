@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.messages import message, split_content
-from tokcount_core.render.response_format import json_schema_of, response_format_block
+from tokcount_core.render.response_format import format_block
 from tokcount_core.render.segments import fixed, text
 from tokcount_core.render.tool_calls import (
     PARALLEL,
@@ -29,8 +29,8 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     if body.functions and not spec.legacy_shapes_verified:
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     block = tools_block(ctx, functions, first_flat_multiline=spec.reasoning)
-    fmt = json_schema_of(body.response_format)
-    fmt_block = response_format_block(*fmt) if fmt else None
+    fmt = format_block(ctx, body.response_format)
+    fmt_block = fmt[1] if fmt else None
     messages = list(body.messages)
     first = 0 if messages and messages[0].role in _INSTRUCTION_ROLES else None
 

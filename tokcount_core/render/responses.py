@@ -10,7 +10,7 @@ from typing import Literal
 
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.messages import message, split_content
-from tokcount_core.render.response_format import json_schema_of, response_format_block
+from tokcount_core.render.response_format import format_block
 from tokcount_core.render.segments import fixed
 from tokcount_core.render.tool_calls import compact_arguments
 from tokcount_core.render.tool_choice import tool_choice_cost
@@ -62,8 +62,8 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
         message(ctx, "system", body.instructions, "instructions")
     block = tools_block(ctx, functions, first_flat_multiline=False)
     custom_tool_framing(ctx, functions)
-    fmt = json_schema_of(body.text.get("format") if isinstance(body.text, dict) else None)
-    fmt_block = response_format_block(*fmt) if fmt else None
+    fmt = format_block(ctx, body.text.get("format") if isinstance(body.text, dict) else None)
+    fmt_block = fmt[1] if fmt else None
     if block:
         message(ctx, "system", f"{block}\n\n{fmt_block}" if fmt_block else block, "tools message", category="tool",
                 tail=(len(block), "response_format") if fmt_block else None)
