@@ -94,7 +94,10 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
             ctx.estimate(EstimateReason.SERVER_STATE)
     ctx.segments.append(fixed("overhead", "reply priming", spec.priming))
     if spec.encoding == "cl100k_base":
-        ctx.segments.append(fixed("overhead", "Responses on cl100k models", -1))
+        # Rule 10: the offset differs by model (gpt-4 -1, gpt-3.5-turbo 0), each seen in one app only.
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        if spec.responses_offset:
+            ctx.segments.append(fixed("overhead", "Responses on this cl100k model", spec.responses_offset))
     if not spec.reasoning and ctx.as_of and _MARCH_2025[0] <= ctx.as_of < _MARCH_2025[1]:
         ctx.segments.append(fixed("overhead", "March 2025 Responses rendering", 18))
         if functions:
