@@ -102,10 +102,13 @@ def test_unknowable_context_is_flagged_with_reasons():
     assert set(result.estimate_reasons) == {"previous_response_id", "item_reference", "image_size_unknown"}
 
 
-def test_web_search_on_gpt4o_is_an_exact_constant():
+def test_web_search_on_gpt4o_is_an_exact_constant_until_march_2026():
     plain = count({"model": "gpt-4o", "input": "hi"})
-    searched = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}]})
+    body = {"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}]}
+    searched = count(body, as_of="2026-02-25")
     assert searched.input_tokens == plain.input_tokens + 294 and not searched.estimated
+    assert count(body, as_of="2026-08-02").estimate_reasons == ["hosted_tool"]
+    assert count(body).estimated  # undated: today's rules, where the retrieved pages count
     assert count({"model": "gpt-5", "input": "hi", "tools": [{"type": "web_search"}]}).estimated
 
 
@@ -418,9 +421,9 @@ def test_search_preview_models_count_the_content_alone():
 
 
 def test_forcing_a_hosted_tool_is_flagged():
-    plain = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}]})
+    plain = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}]}, as_of="2026-01-01")
     forced = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}],
-                    "tool_choice": {"type": "web_search"}})
+                    "tool_choice": {"type": "web_search"}}, as_of="2026-01-01")
     assert not plain.estimated and forced.estimate_reasons == ["unverified_rule"]
 
 

@@ -34,8 +34,11 @@ from tokcount_core.schema.tools import HostedTool
 # Rule 10 / rule 5: Responses calls recorded 2025-03-01..03-31 on non-reasoning models count +18,
 # with function tools +3 more and a hidden ``## multi_tool_use`` namespace of 195 tokens.
 _MARCH_2025 = (date(2025, 3, 1), date(2025, 4, 1))
-# Hidden context: web_search on gpt-4o / gpt-4o-mini / gpt-4.1 adds exactly 294 (2025-04..2026-02).
+# Hidden context: web_search on gpt-4o / gpt-4o-mini / gpt-4.1 adds exactly 294 (2025-04..2026-03-16, the
+# last exact recording: ellmer gpt-4.1). By 2026-08-02 the retrieved pages count as input on gpt-4.1 too
+# (ellmer: 2 first-turn requests 16,936 and 17,045 over): later or undated requests are estimated.
 _WEB_SEARCH_EXACT = {"gpt-4o": 294, "gpt-4o-mini": 294, "gpt-4.1": 294}
+_WEB_SEARCH_EXACT_UNTIL = date(2026, 3, 17)
 _WEB_SEARCH_TYPES = ("web_search", "web_search_preview", "web_search_preview_2025_03_11",
                      "web_search_2025_08_26")
 # Hosted items are rendered server-side; what each hides. A configuration_update switches the text
@@ -113,6 +116,8 @@ def _hosted_tools(ctx: RenderContext, hosted: list[HostedTool]) -> None:
     for tool in hosted:
         if tool.type in _WEB_SEARCH_TYPES and ctx.spec.family in _WEB_SEARCH_EXACT:
             ctx.segments.append(fixed("tool", f"hosted {tool.type} prompt", _WEB_SEARCH_EXACT[ctx.spec.family]))
+            if not ctx.before(_WEB_SEARCH_EXACT_UNTIL):
+                ctx.estimate(EstimateReason.HOSTED_TOOL)
         else:
             ctx.estimate(EstimateReason.HOSTED_TOOL)
 
