@@ -8,6 +8,7 @@ bounds); not TypeScript-style in any era.
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from tokcount_core.render.context import RenderContext
@@ -23,6 +24,9 @@ _STRIPPED = frozenset({"additionalProperties", "required", "default", "minimum",
 # guide lists as supported; no reference case holds them.
 _STRIPPED_UNVERIFIED = frozenset({"format", "minLength", "maxLength", "exclusiveMinimum", "exclusiveMaximum",
                                   "$schema", "pattern", "multipleOf"})
+# Structured outputs launched 2024-08-06; the earliest recording whose count holds the block is from
+# 2024-10-10 (otelcontrib, gpt-4o): Chat requests dated before it are counted without it (chat.py).
+FORMAT_BLOCK_FROM = date(2024, 10, 10)
 # Keys of these maps are names chosen by the schema's author, never keywords.
 _NAME_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
 
