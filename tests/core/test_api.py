@@ -437,3 +437,18 @@ def test_decoding_constraints_are_stripped_from_a_response_format_and_flagged():
     a, b = count(body(plain)), count(body(constrained))
     assert a.input_tokens == b.input_tokens and not a.estimated
     assert b.estimate_reasons == ["unverified_rule"]
+
+
+def test_a_2024_08_response_format_is_charged_its_name_but_not_its_block():
+    body = {"model": "gpt-4o-2024-08-06", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_schema", "json_schema": {
+                "name": "response", "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}}}
+    early, later = count(body, as_of="2024-08-19"), count(body, as_of="2024-10-10")
+    assert early.input_tokens == count({**body, "response_format": None}).input_tokens + 3
+    assert early.estimate_reasons == ["unverified_rule"] and later.input_tokens > early.input_tokens + 10
+    assert not later.estimated
+
+
+def test_a_responses_request_dated_before_the_api_existed_is_flagged():
+    assert count({"model": "gpt-4o-mini", "input": "hi"}, as_of="2024-11-11").estimate_reasons == ["unverified_rule"]
+    assert not count({"model": "gpt-4o-mini", "input": "hi"}, as_of="2025-03-10").estimated
