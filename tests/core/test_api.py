@@ -452,3 +452,13 @@ def test_a_2024_08_response_format_is_charged_its_name_but_not_its_block():
 def test_a_responses_request_dated_before_the_api_existed_is_flagged():
     assert count({"model": "gpt-4o-mini", "input": "hi"}, as_of="2024-11-11").estimate_reasons == ["unverified_rule"]
     assert not count({"model": "gpt-4o-mini", "input": "hi"}, as_of="2025-03-10").estimated
+
+
+def test_an_object_ending_in_an_enum_keeps_the_multi_line_form():
+    def rendered(props: dict) -> str:
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function",
+                "function": {"name": "f", "parameters": {"type": "object", "properties": props}}}]}
+        return "".join(s.text or "" for s in count(body, explain=True).segments)
+    enum = {"type": "string", "enum": ["a", "b"]}
+    assert '(_: {\nn?: number,\ne?: "a" | "b",\n})' in rendered({"n": {"type": "number"}, "e": enum})
+    assert '(_: {e?: "a" | "b", n?: number})' in rendered({"e": enum, "n": {"type": "number"}})
