@@ -57,6 +57,10 @@ class ModelSpec:
     chat_system_apart: bool = False
     tool_call_extra: int = 0
     responses_call_discount: int = 3
+    # Responses minus Chat for the same messages on cl100k models (rule 10): gpt-4-0613 -1 (ruby-openai,
+    # 3 of 3, 2025-08), gpt-3.5-turbo-0125 0 (openllmetry-js, 8 of 8, 2025-11..2026-04). One app each,
+    # and none for the other cl100k models: Responses on cl100k is flagged (render/responses.py).
+    responses_offset: int = 0
     image: ImageFormula | None = None
     # Rule 10: reasoning.mode "pro" adds hidden context of about this size (varies: an estimate).
     pro_mode_tokens: int = 0
@@ -138,9 +142,9 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
         "davinci", "curie", "babbage", "ada")),
     # gpt-4 (-0613/-0314/-32k) keeps the 2023 tool renderer (rule 10).
     _family("gpt-4", **_CL100K, tool_renderer="2023", legacy_shapes_verified=False, tool_history_verified=False,
-            context_window=8_192, max_output=8_192),
+            responses_offset=-1, context_window=8_192, max_output=8_192),
     _family("gpt-4-32k", **_CL100K, tool_renderer="2023", legacy_shapes_verified=False,
-            tool_history_verified=False, context_window=32_768, max_output=8_192),
+            tool_history_verified=False, responses_offset=-1, context_window=32_768, max_output=8_192),
     _family("gpt-4-turbo", **_CL100K, context_window=128_000, max_output=4_096, image=_TILE_4O),
     _family("gpt-4-turbo-preview", **_CL100K, context_window=128_000, max_output=4_096),
     _family("gpt-4-0125-preview", **_CL100K, context_window=128_000, max_output=4_096),

@@ -102,10 +102,13 @@ def test_unknowable_context_is_flagged_with_reasons():
     assert set(result.estimate_reasons) == {"previous_response_id", "item_reference", "image_size_unknown"}
 
 
-def test_web_search_on_gpt4o_is_an_exact_constant():
+def test_web_search_on_gpt4o_is_an_exact_constant_until_march_2026():
     plain = count({"model": "gpt-4o", "input": "hi"})
-    searched = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}]})
+    body = {"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}]}
+    searched = count(body, as_of="2026-02-25")
     assert searched.input_tokens == plain.input_tokens + 294 and not searched.estimated
+    assert count(body, as_of="2026-08-02").estimate_reasons == ["hosted_tool"]
+    assert count(body).estimated  # undated: today's rules, where the retrieved pages count
     assert count({"model": "gpt-5", "input": "hi", "tools": [{"type": "web_search"}]}).estimated
 
 
@@ -418,7 +421,44 @@ def test_search_preview_models_count_the_content_alone():
 
 
 def test_forcing_a_hosted_tool_is_flagged():
-    plain = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}]})
+    plain = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}]}, as_of="2026-01-01")
     forced = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}],
-                    "tool_choice": {"type": "web_search"}})
+                    "tool_choice": {"type": "web_search"}}, as_of="2026-01-01")
     assert not plain.estimated and forced.estimate_reasons == ["unverified_rule"]
+
+
+def test_decoding_constraints_are_stripped_from_a_response_format_and_flagged():
+    def body(schema: dict) -> dict:
+        return {"model": "gpt-4o-mini", "input": "hi",
+                "text": {"format": {"type": "json_schema", "name": "r", "schema": schema}}}
+    plain = {"type": "object", "properties": {"format": {"type": "string"}}}
+    constrained = {"type": "object", "$schema": "http://json-schema.org/draft-07/schema#",
+                   "properties": {"format": {"type": "string", "format": "email", "minLength": 2}}}
+    a, b = count(body(plain)), count(body(constrained))
+    assert a.input_tokens == b.input_tokens and not a.estimated
+    assert b.estimate_reasons == ["unverified_rule"]
+
+
+def test_a_2024_08_response_format_is_charged_its_name_but_not_its_block():
+    body = {"model": "gpt-4o-2024-08-06", "messages": [{"role": "user", "content": "hi"}],
+            "response_format": {"type": "json_schema", "json_schema": {
+                "name": "response", "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}}}
+    early, later = count(body, as_of="2024-08-19"), count(body, as_of="2024-10-10")
+    assert early.input_tokens == count({**body, "response_format": None}).input_tokens + 3
+    assert early.estimate_reasons == ["unverified_rule"] and later.input_tokens > early.input_tokens + 10
+    assert not later.estimated
+
+
+def test_a_responses_request_dated_before_the_api_existed_is_flagged():
+    assert count({"model": "gpt-4o-mini", "input": "hi"}, as_of="2024-11-11").estimate_reasons == ["unverified_rule"]
+    assert not count({"model": "gpt-4o-mini", "input": "hi"}, as_of="2025-03-10").estimated
+
+
+def test_an_object_ending_in_an_enum_keeps_the_multi_line_form():
+    def rendered(props: dict) -> str:
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function",
+                "function": {"name": "f", "parameters": {"type": "object", "properties": props}}}]}
+        return "".join(s.text or "" for s in count(body, explain=True).segments)
+    enum = {"type": "string", "enum": ["a", "b"]}
+    assert '(_: {\nn?: number,\ne?: "a" | "b",\n})' in rendered({"n": {"type": "number"}, "e": enum})
+    assert '(_: {e?: "a" | "b", n?: number})' in rendered({"e": enum, "n": {"type": "number"}})

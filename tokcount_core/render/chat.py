@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.messages import message, split_content
-from tokcount_core.render.response_format import json_schema_of, response_format_block
+from tokcount_core.render.response_format import FORMAT_BLOCK_FROM, format_block
 from tokcount_core.render.segments import fixed, text
 from tokcount_core.render.tool_calls import (
     PARALLEL,
@@ -31,8 +31,14 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     if not spec.tool_history_verified and any(m.tool_calls or m.role == "tool" for m in body.messages):
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     block = tools_block(ctx, functions, first_flat_multiline=spec.reasoning and spec.chat_first_flat_multiline)
-    fmt = json_schema_of(body.response_format)
-    fmt_block = response_format_block(*fmt) if fmt else None
+    fmt = format_block(ctx, body.response_format)
+    fmt_block = fmt[1] if fmt else None
+    if fmt and ctx.before(FORMAT_BLOCK_FROM):
+        # The format name is charged, the schema block is not (sublayer-6, gpt-4o-2024-08-06,
+        # 2024-08-19: exact without it, 112 over with it; the first recording with it is 2024-10-10).
+        # One case: flagged.
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        fmt_block = None
     messages = list(body.messages)
     first = 0 if messages and messages[0].role in _INSTRUCTION_ROLES else None
 

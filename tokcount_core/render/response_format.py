@@ -8,10 +8,27 @@ bounds); not TypeScript-style in any era.
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
+
+from tokcount_core.render.context import RenderContext
+from tokcount_core.result import EstimateReason
 
 _STRIPPED = frozenset({"additionalProperties", "required", "default", "minimum", "maximum", "minItems",
                        "maxItems"})
+# Constraints structured outputs enforce while decoding, stripped like the bounds above but each seen
+# in one app only, so a schema holding one is flagged: ``format``, ``minLength``, ``maxLength``,
+# ``exclusiveMinimum``, ``exclusiveMaximum`` (activeagent: 7 of 7 cases exact stripped, 0 kept; gpt-4o,
+# gpt-4o-mini, Chat and Responses, 2025-07..2026-07), ``$schema`` (openllmetry-js: 2 of 2, gpt-4o-mini
+# Responses). ``pattern`` and ``multipleOf`` are the other constraints OpenAI's structured-outputs
+# guide lists as supported; no reference case holds them.
+_STRIPPED_UNVERIFIED = frozenset({"format", "minLength", "maxLength", "exclusiveMinimum", "exclusiveMaximum",
+                                  "$schema", "pattern", "multipleOf"})
+# Structured outputs launched 2024-08-06; the earliest recording whose count holds the block is from
+# 2024-10-10 (otelcontrib, gpt-4o): Chat requests dated before it are counted without it (chat.py).
+FORMAT_BLOCK_FROM = date(2024, 10, 10)
+# Keys of these maps are names chosen by the schema's author, never keywords.
+_NAME_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
 
 
 def response_format_block(name: str, description: str | None, schema: Any) -> str:
@@ -21,12 +38,38 @@ def response_format_block(name: str, description: str | None, schema: Any) -> st
     return head + json.dumps(_strip(schema), separators=(",", ":"), ensure_ascii=True)
 
 
-def _strip(node: Any) -> Any:
+def format_block(ctx: RenderContext, response_format: dict[str, Any] | None) -> tuple[str, str] | None:
+    """(name, block) of a Chat ``response_format`` or Responses ``text.format`` holding a JSON schema;
+    flags the count when the schema holds a keyword whose stripping one app alone confirms."""
+    fmt = json_schema_of(response_format)
+    if fmt is None:
+        return None
+    if _keywords(fmt[2]) & _STRIPPED_UNVERIFIED:
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+    return fmt[0], response_format_block(*fmt)
+
+
+def _strip(node: Any, names: bool = False) -> Any:
     if isinstance(node, dict):
-        return {k: _strip(v) for k, v in node.items() if k not in _STRIPPED}
+        return {k: _strip(v, k in _NAME_MAPS and not names) for k, v in node.items()
+                if names or k not in _STRIPPED | _STRIPPED_UNVERIFIED}
     if isinstance(node, list):
         return [_strip(v) for v in node]
     return node
+
+
+def _keywords(node: Any, names: bool = False) -> set[str]:
+    """Every keyword used anywhere in a schema (property and definition names excluded)."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        if not names:
+            found.update(node)
+        for k, v in node.items():
+            found |= _keywords(v, k in _NAME_MAPS and not names)
+    elif isinstance(node, list):
+        for v in node:
+            found |= _keywords(v)
+    return found
 
 
 def json_schema_of(response_format: dict[str, Any] | None) -> tuple[str, str | None, Any] | None:

@@ -78,12 +78,22 @@ class SchemaRenderer:
                 commented = True
                 line += f" // default: {_default(prop['default'])}"
             lines.append(line)
-        if self.one_line_objects and not commented:
+        if self.one_line_objects and not commented and not _enum_last(self.root, props):
             return "{" + " ".join(lines)[:-1] + "}"
         return "{\n" + "\n".join(lines) + "\n}"
 
     def _resolve(self, ref: Any) -> Any:
         return resolve_ref(self.root, ref)
+
+
+def _enum_last(root: dict[str, Any], props: dict[str, Any]) -> bool:
+    """Whether the last property is an enum: such an object keeps the multi-line form (1 token more).
+    langgraph ``{city: "nyc" | "sf"}`` (95 of 95 cases, gpt-4o/-mini Chat) and openai-dotnet
+    ``unit?: "C" | "F" | "K"`` last (2 of 2, gpt-4o-mini Responses) were each 1 over on one line;
+    activeagent's enum-first ``{operation: "add" | ..., a: number, b: number}`` is exact on one line.
+    A trailing comma on one line costs the same: the cases do not tell the two apart."""
+    last = inline_ref(root, list(props.values())[-1])
+    return isinstance(last, dict) and isinstance(last.get("enum"), list) and bool(last["enum"])
 
 
 def resolve_ref(root: dict[str, Any], ref: Any) -> Any:
