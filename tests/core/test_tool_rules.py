@@ -1,0 +1,82 @@
+"""Tool rendering rules found on apps the first rules were not derived from (cases2/cases3), one test each.
+
+The reference test checks them against what OpenAI reported; these pin what each rule does, so a
+change that breaks one names it.
+"""
+
+from __future__ import annotations
+
+from tokcount_core import count
+
+ASK = {"role": "user", "content": "Weather in Lisbon?"}
+CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
+CALL = {"role": "assistant", "content": None, "tool_calls": [
+    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"city":"Lisbon"}'}}]}
+RESULT = {"role": "tool", "tool_call_id": "c1", "content": "sunny"}
+
+
+def tool(parameters: dict, description: str = "Get the weather.", **extra: object) -> dict:
+    return {"type": "function", "function": {"name": "f", "description": description, "parameters": parameters,
+                                             **extra}}
+
+
+def chat(model: str, *messages: dict, tools: list[dict], **extra: object) -> dict:
+    return {"model": model, "messages": list(messages), "tools": tools, **extra}
+
+
+def rendered(body: dict) -> str:
+    return "".join(s.text or "" for s in count(body, explain=True).segments)
+
+
+def test_an_empty_description_is_not_rendered_and_is_flagged():
+    plain = count(chat("gpt-4.1", ASK, tools=[tool(CITY)]))
+    empty = count(chat("gpt-4.1", ASK, tools=[tool({**CITY, "description": ""})]))
+    assert empty.input_tokens == plain.input_tokens
+    assert "//\n{" not in rendered(chat("gpt-4.1", ASK, tools=[tool({**CITY, "description": ""})]))
+    assert empty.estimate_reasons == ["unverified_rule"] and not plain.estimated
+
+
+def test_a_strict_nullable_type_list_is_an_estimate_of_33_more():
+    nullable = {**CITY, "properties": {"city": {"type": ["string", "null"]}}, "additionalProperties": False}
+    loose = count(chat("gpt-4o", ASK, tools=[tool(nullable)]))
+    strict = count(chat("gpt-4o", ASK, tools=[tool(nullable, strict=True)]))
+    assert strict.input_tokens == loose.input_tokens + 33
+    assert strict.estimate_reasons == ["unverified_rule"] and not loose.estimated
+
+
+def test_reasoning_chat_merges_a_system_message_with_the_tools_except_on_gpt5_mini():
+    system = {"role": "system", "content": "Be brief."}
+    assert "# Instructions\n\nBe brief.\n\n# Tools" in rendered(chat("gpt-5-nano", system, ASK, tools=[tool(CITY)]))
+    assert "# Instructions" not in rendered(chat("gpt-5-mini", system, ASK, tools=[tool(CITY)]))
+    developer = {"role": "developer", "content": "Be brief."}
+    assert "# Instructions" in rendered(chat("gpt-5-mini", developer, ASK, tools=[tool(CITY)]))
+
+
+def test_gpt5_writes_even_its_first_comment_free_tool_on_one_line():
+    assert "(_: {city: string})" in rendered(chat("gpt-5", ASK, tools=[tool(CITY)]))
+    assert "(_: {\ncity: string,\n})" in rendered(chat("gpt-5-mini", ASK, tools=[tool(CITY)]))
+
+
+def test_a_named_assistant_pays_its_name_again_on_its_tool_call():
+    anonymous = count(chat("gpt-4.1", ASK, CALL, RESULT, tools=[tool(CITY)]))
+    named = count(chat("gpt-4.1", ASK, {**CALL, "name": "bot"}, RESULT, tools=[tool(CITY)]))
+    # Once on the (empty) assistant message, once on its call message: (1 + t("bot")) each... but an
+    # assistant message with calls and no text has no message of its own, so only the call pays.
+    assert named.input_tokens == anonymous.input_tokens + 2
+
+
+def test_tool_choice_required_cost_two_until_2025_05():
+    body = chat("gpt-4o", ASK, tools=[tool(CITY)], tool_choice="required")
+    assert count(body, as_of="2024-09-26").input_tokens == count(body, as_of="2025-05-02").input_tokens + 2
+
+
+def test_shapes_one_app_shows_or_the_data_contradicts_are_flagged():
+    gpt4_history = count(chat("gpt-4", ASK, CALL, RESULT, tools=[tool(CITY)]))
+    assert gpt4_history.estimate_reasons == ["unverified_rule"]
+    described = {"type": "object", "properties": {"x": {"anyOf": [{"type": "string", "description": "a"},
+                                                                   {"type": "null"}]}}}
+    assert count(chat("gpt-4o-mini", ASK, tools=[tool(described)])).estimate_reasons == ["unverified_rule"]
+    with_default = {"type": "object", "properties": {"unit": {"type": "string", "default": "C"}}}
+    legacy = count(chat("gpt-3.5-turbo-0613", ASK, tools=[tool(with_default)]), as_of="2023-12-19")
+    assert legacy.estimate_reasons == ["unverified_rule"]
+    assert "unit?: string, // default: C" in rendered(chat("gpt-3.5-turbo-0613", ASK, tools=[tool(with_default)]))
