@@ -16,9 +16,13 @@ from tokcount_core.limits import TooLarge
 
 class SchemaRenderer:
     def __init__(self, root: dict[str, Any], one_line_objects: bool, max_depth: int, max_nodes: int,
-                 union_separator: str = " | ") -> None:
+                 union_separator: str = " | ", enum_breaks_line: bool = False) -> None:
         self.root = root
         self.one_line_objects = one_line_objects
+        # Objects with an enum property kept the multi-line form in older Chat recordings (render/tools.py);
+        # ``enum_broke_line`` records whether that changed anything, for the caller's flag.
+        self.enum_breaks_line = enum_breaks_line
+        self.enum_broke_line = False
         self.union_separator = union_separator
         self.max_depth = max_depth
         # $ref fan-out makes a few KB of schema expand exponentially: bound the work, not just depth.
@@ -79,7 +83,9 @@ class SchemaRenderer:
                 line += f" // default: {_default(prop['default'])}"
             lines.append(line)
         if self.one_line_objects and not commented:
-            return "{" + " ".join(lines)[:-1] + "}"
+            if not (self.enum_breaks_line and _has_enum_property(props)):
+                return "{" + " ".join(lines)[:-1] + "}"
+            self.enum_broke_line = True
         return "{\n" + "\n".join(lines) + "\n}"
 
     def _resolve(self, ref: Any) -> Any:
@@ -132,6 +138,10 @@ def property_comments(prop: dict[str, Any]) -> list[str]:
 
 def comment_lines(text: str) -> list[str]:
     return [f"// {line.strip()}" if line.strip() else "//" for line in text.strip().split("\n")]
+
+
+def _has_enum_property(props: dict[str, Any]) -> bool:
+    return any(isinstance(p, dict) and isinstance(p.get("enum"), list) and p["enum"] for p in props.values())
 
 
 def _scalar(kind: str) -> str:
