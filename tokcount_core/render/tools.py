@@ -130,10 +130,10 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
             one_line = True
             if multiline_left and isinstance(f, FunctionDef) and is_comment_free(f.parameters):
                 one_line = multiline_left = False
-            text, enum_broke_line = _tool(f, one_line, legacy, spec.union_separator, enum_breaks_line,
+            text, unverified_text = _tool(f, one_line, legacy, spec.union_separator, enum_breaks_line,
                                           limits.max_depth, limits.max_items)
             parts.append(text)
-            unverified = unverified or enum_broke_line
+            unverified = unverified or unverified_text
         body = "".join(parts)
         unverified = unverified or any(isinstance(f, FunctionDef) and isinstance(f.parameters, dict)
                                        and _unverified_shape(k[3], f.parameters, unions, bool(f.strict))
@@ -165,7 +165,7 @@ def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
 
 def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, union_separator: str,
           enum_breaks_line: bool, max_depth: int, max_nodes: int) -> tuple[str, bool]:
-    """The tool's text, and whether an enum kept an object multi-line (an unverified rule)."""
+    """The tool's text, and whether it used a rendering only one app shows (flagged)."""
     lines = comment_lines(tool.description) if tool.description and tool.description.strip() else []
     if isinstance(tool, CustomDef):
         # Custom (freeform) tools take a raw string; the grammar itself is not shown as a type.
@@ -187,7 +187,7 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, u
         if isinstance(description, str):
             prefix += "\n".join(comment_lines(description)) + "\n"
     lines.append(f"type {tool.name} = (_: {prefix}{renderer.render_object(params)}) => any;")
-    return "\n".join(lines) + "\n\n", isinstance(renderer, SchemaRenderer) and renderer.enum_broke_line
+    return "\n".join(lines) + "\n\n", isinstance(renderer, SchemaRenderer) and renderer.unverified
 
 
 class _LegacyRenderer:

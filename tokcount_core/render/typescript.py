@@ -19,10 +19,10 @@ class SchemaRenderer:
                  union_separator: str = " | ", enum_breaks_line: bool = False) -> None:
         self.root = root
         self.one_line_objects = one_line_objects
-        # Objects with an enum property kept the multi-line form in older Chat recordings (render/tools.py);
-        # ``enum_broke_line`` records whether that changed anything, for the caller's flag.
+        # Objects with an enum property kept the multi-line form in older Chat recordings (render/tools.py).
         self.enum_breaks_line = enum_breaks_line
-        self.enum_broke_line = False
+        # Whether a rendering only one app's recordings show was used: the caller flags the count.
+        self.unverified = False
         self.union_separator = union_separator
         self.max_depth = max_depth
         # $ref fan-out makes a few KB of schema expand exponentially: bound the work, not just depth.
@@ -56,10 +56,12 @@ class SchemaRenderer:
             inner = self.render_type(items, depth + 1)
             if inner.startswith("{"):
                 # Arrays of objects are ``Array<{...}>``, the item's title (also through ``$ref``) as
-                # a comment first: 6 reference cases gained, none lost (crewai $defs schemas).
+                # a comment first: 6 reference cases gained, none lost (crewai $defs schemas); its
+                # description likewise, as a property's (sublayer only, 2 of 2, 5 short without: flagged).
                 resolved = self._resolve(items["$ref"]) if "$ref" in items else items
-                title = resolved.get("title") if isinstance(resolved, dict) else None
-                return f"Array<\n// {title}\n{inner}>" if isinstance(title, str) else f"Array<{inner}>"
+                comments = _title_and_description(resolved) if isinstance(resolved, dict) else []
+                self.unverified = self.unverified or (isinstance(resolved, dict) and "description" in resolved)
+                return "Array<\n" + "".join(f"{c}\n" for c in comments) + f"{inner}>" if comments else f"Array<{inner}>"
             return f"({inner})[]" if " | " in inner and not inner.startswith("{") else f"{inner}[]"
         if kind == "object" or (kind is None and "properties" in schema):
             return self.render_object(schema, depth + 1)
@@ -85,7 +87,7 @@ class SchemaRenderer:
         if self.one_line_objects and not commented:
             if not (self.enum_breaks_line and _has_enum_property(props)):
                 return "{" + " ".join(lines)[:-1] + "}"
-            self.enum_broke_line = True
+            self.unverified = True
         return "{\n" + "\n".join(lines) + "\n}"
 
     def _resolve(self, ref: Any) -> Any:
@@ -121,18 +123,24 @@ def is_comment_free(schema: Any) -> bool:
 
 
 def property_comments(prop: dict[str, Any]) -> list[str]:
+    out = _title_and_description(prop)
+    examples = prop.get("examples")
+    if isinstance(examples, list) and examples:
+        out.append("// Examples:")
+        out.extend(f"// - {json.dumps(e, ensure_ascii=False)}" for e in examples)
+    return out
+
+
+def _title_and_description(schema: dict[str, Any]) -> list[str]:
+    """``// title`` and, with a description, ``//`` then its lines (or the description's lines alone)."""
     out: list[str] = []
-    title, description = prop.get("title"), prop.get("description")
+    title, description = schema.get("title"), schema.get("description")
     if isinstance(title, str):
         out.append(f"// {title}")
         if isinstance(description, str):
             out.append("//")
     if isinstance(description, str):
         out.extend(comment_lines(description))
-    examples = prop.get("examples")
-    if isinstance(examples, list) and examples:
-        out.append("// Examples:")
-        out.extend(f"// - {json.dumps(e, ensure_ascii=False)}" for e in examples)
     return out
 
 
