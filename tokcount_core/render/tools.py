@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
 from typing import Any
 
 import orjson
@@ -117,10 +116,8 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
         unions = "none"
     else:
         unions = "some"
-    enum_breaks_line = ctx.api == "chat" and not spec.reasoning and ctx.before(ONE_LINE_ENUMS_FROM)
     keys = [_definition_key(f) for f in functions]
-    key = (first_flat_multiline, legacy, unions, spec.union_separator, enum_breaks_line, limits.max_depth,
-           limits.max_items, *keys)
+    key = (first_flat_multiline, legacy, unions, spec.union_separator, limits.max_depth, limits.max_items, *keys)
     found = _BLOCKS.get(key)
     if found is None:
         multiline_left = first_flat_multiline
@@ -130,7 +127,7 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
             one_line = True
             if multiline_left and isinstance(f, FunctionDef) and is_comment_free(f.parameters):
                 one_line = multiline_left = False
-            text, unverified_text = _tool(f, one_line, legacy, spec.union_separator, enum_breaks_line,
+            text, unverified_text = _tool(f, one_line, legacy, spec.union_separator,
                                           limits.max_depth, limits.max_items)
             parts.append(text)
             unverified = unverified or unverified_text
@@ -148,11 +145,6 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
     return block
 
 
-# Chat, non-reasoning: an otherwise comment-free object with an enum property was written multi-line
-# (1 token more) in recordings up to 2025-01 (langgraph: 160 of 161 cases, gpt-4o, gpt-4o-mini,
-# gpt-3.5-turbo, 2024-09..2025-01), and on one line from 2025-08 (langchaingo, activeagent: 3 of 3).
-# Only one app shows the older form (its schemas also put "enum" before "type"), so it is flagged.
-ONE_LINE_ENUMS_FROM = date(2025, 8, 1)
 _MAX_BLOCKS = 1024
 _BLOCKS: dict[tuple[Any, ...], tuple[str, bool]] = {}
 
@@ -164,19 +156,19 @@ def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
 
 
 def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, union_separator: str,
-          enum_breaks_line: bool, max_depth: int, max_nodes: int) -> tuple[str, bool]:
+          max_depth: int, max_nodes: int) -> tuple[str, bool]:
     """The tool's text, and whether it used a rendering only one app shows (flagged)."""
     lines = comment_lines(tool.description) if tool.description and tool.description.strip() else []
     if isinstance(tool, CustomDef):
         # Custom (freeform) tools take a raw string; the grammar itself is not shown as a type.
         lines.append(f"type {tool.name} = (_: string) => any;")
-        return "\n".join(lines) + "\n\n", False
+        return "\n".join(lines) + "\n\n"
     params: dict[str, Any] = tool.parameters if isinstance(tool.parameters, dict) else {}
     if not params.get("properties"):
         lines.append(f"type {tool.name} = () => any;")
-        return "\n".join(lines) + "\n\n", False
+        return "\n".join(lines) + "\n\n"
     renderer = (_LegacyRenderer(params) if legacy
-                else SchemaRenderer(params, one_line_objects, max_depth, max_nodes, union_separator, enum_breaks_line))
+                else SchemaRenderer(params, one_line_objects, max_depth, max_nodes, union_separator))
     # A top-level schema title and description are written like a property's (rule 4, rule 10):
     # ``// title`` and, with a description, ``//`` then its lines, just before the ``{``.
     prefix = ""

@@ -16,11 +16,9 @@ from tokcount_core.limits import TooLarge
 
 class SchemaRenderer:
     def __init__(self, root: dict[str, Any], one_line_objects: bool, max_depth: int, max_nodes: int,
-                 union_separator: str = " | ", enum_breaks_line: bool = False) -> None:
+                 union_separator: str = " | ") -> None:
         self.root = root
         self.one_line_objects = one_line_objects
-        # Objects with an enum property kept the multi-line form in older Chat recordings (render/tools.py).
-        self.enum_breaks_line = enum_breaks_line
         # Whether a rendering only one app's recordings show was used: the caller flags the count.
         self.unverified = False
         self.union_separator = union_separator
@@ -90,9 +88,7 @@ class SchemaRenderer:
                 line += f" // default: {_default(prop['default'])}"
             lines.append(line)
         if self.one_line_objects and not commented:
-            if not (self.enum_breaks_line and _has_enum_property(props)):
-                return "{" + " ".join(lines)[:-1] + "}"
-            self.unverified = True
+            return "{" + " ".join(lines)[:-1] + "}"
         return "{\n" + "\n".join(lines) + "\n}"
 
     def _resolve(self, ref: Any) -> Any:
@@ -155,10 +151,6 @@ def comment_lines(text: str) -> list[str]:
 
 def _bare_object(schema: Any) -> bool:
     return isinstance(schema, dict) and schema.get("type") == "object" and not schema.get("properties")
-
-
-def _has_enum_property(props: dict[str, Any]) -> bool:
-    return any(isinstance(p, dict) and isinstance(p.get("enum"), list) and p["enum"] for p in props.values())
 
 
 def _scalar(kind: str) -> str:
