@@ -162,11 +162,11 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, u
     if isinstance(tool, CustomDef):
         # Custom (freeform) tools take a raw string; the grammar itself is not shown as a type.
         lines.append(f"type {tool.name} = (_: string) => any;")
-        return "\n".join(lines) + "\n\n"
+        return "\n".join(lines) + "\n\n", False
     params: dict[str, Any] = tool.parameters if isinstance(tool.parameters, dict) else {}
     if not params.get("properties"):
         lines.append(f"type {tool.name} = () => any;")
-        return "\n".join(lines) + "\n\n"
+        return "\n".join(lines) + "\n\n", False
     renderer = (_LegacyRenderer(params) if legacy
                 else SchemaRenderer(params, one_line_objects, max_depth, max_nodes, union_separator))
     # A top-level schema title and description are written like a property's (rule 4, rule 10):
