@@ -151,10 +151,11 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-4-1106-preview", **_CL100K, context_window=128_000, max_output=4_096),
     _family("gpt-4-vision-preview", **_CL100K, context_window=128_000, max_output=4_096, image=_TILE_4O),
     # gpt-4o family (o200k).
-    # gpt-4o joins anyOf members without spaces: both union schemas recorded on it (crewai's
-    # object|null, 11 cases 2024-09..2025-11; deepwiki's string|string[], 3 cases 2026) are exact
-    # with "|" and 1 over with " | ", while gpt-4o-mini, gpt-4.1-nano and gpt-5-nano write X | null.
-    # No gpt-4o recording has an X | null union, so its unions stay flagged.
+    # gpt-4o joins anyOf members without spaces: deepwiki's string|string[] (pydantic-ai, 3 cases 2026)
+    # is exact with "|" and 1 over with " | ", while gpt-4o-mini, gpt-4.1-nano and gpt-5-nano write
+    # X | null. Contradicted by langgraph's number | null (2024-10..2025-01: 29 cases exact with " | ",
+    # 5 with "|"); crewAI's object|null, once read as "|", is ``object`` (render/typescript.py) once a
+    # named tool_choice costs t("functions." + name) + 6. So gpt-4o's unions stay flagged.
     _family("gpt-4o", **_O200K, image=_TILE_4O, union_separator="|", unions_verified=False),
     _family("chatgpt-4o-latest", **_O200K, image=_TILE_4O),
     _family("gpt-4o-mini", **_O200K, image=_TILE_4O_MINI),

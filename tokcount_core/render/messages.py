@@ -6,9 +6,11 @@ OpenAI cookbook "How to count tokens with tiktoken": every message is
 
 from __future__ import annotations
 
+from tokcount_core.encoding import token_counter
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.media import audio_segment, file_segments, image_segment
 from tokcount_core.render.segments import Category, Segment, fixed, text
+from tokcount_core.result import EstimateReason
 from tokcount_core.schema.parts import AudioPart, Content, FilePart, ImagePart, TextPart
 
 
@@ -21,9 +23,19 @@ def message(ctx: RenderContext, role: str, content: str, label: str, name: str |
     out.append(fixed("overhead", f"{label}: framing", spec.per_message if framing is None else framing))
     if spec.message_headers:
         out.append(text("overhead", f"{label}: role", role))
-        if name:
+        if name == role:
             # A name equal to its role costs t(name) alone (rule 10).
-            out.append(fixed("overhead", f"{label}: name framing", 0 if name == role else spec.per_name))
+            out.append(text("overhead", f"{label}: name", name))
+        elif name and spec.per_name == 1:
+            # Rule 1's 1 + t(name) is t(":" + name): the separator merges into the name's first token
+            # where the vocabulary allows (":T" "rend" "Tracker", ":web" "_scr" "aper"). Only langgraph
+            # has names where that differs (7 of 7 cases, cl100k and o200k), so those are flagged.
+            out.append(text("overhead", f"{label}: name", f":{name}"))
+            count = token_counter(spec.encoding)
+            if count(f":{name}") != 1 + count(name):
+                ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        elif name:
+            out.append(fixed("overhead", f"{label}: name framing", spec.per_name))
             out.append(text("overhead", f"{label}: name", name))
     if content:
         out.append(Segment(category, f"{label}: content", content, tail=tail))

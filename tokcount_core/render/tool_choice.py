@@ -50,7 +50,12 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
     name = choice.get("name") or (choice.get("function") or {}).get("name")
     if not isinstance(name, str) or spec.reasoning:
         return []
-    # t(name) + 7 (rule 9); models on the 2023 tool renderer (gpt-4-0613) keep its t(name) + 4, as
-    # hmarr/openai-chat-tokens measured live in 2023 and the gpt-4 reference cases (2024-2025) show.
-    framing = 4 if spec.tool_renderer == "2023" else 7
-    return [text("tool", "tool_choice named function", name), fixed("tool", "tool_choice named framing", framing)]
+    # The reply is opened as ``assistant to=functions.NAME``, like a tool call in the history (rule 7):
+    # t("functions." + name) + 6. That is rule 9's t(name) + 7 when the dot merges into the name's first
+    # token ("functions" + ".Reflection"), and t(name) + 8 when it does not ("." + "Grade" + "Documents").
+    # Models on the 2023 tool renderer (gpt-4-0613) keep its t(name) + 4, as hmarr/openai-chat-tokens
+    # measured live in 2023 and the gpt-4 reference cases (2024-2025) show.
+    if spec.tool_renderer == "2023":
+        return [text("tool", "tool_choice named function", name), fixed("tool", "tool_choice named framing", 4)]
+    return [text("tool", "tool_choice named function", f"functions.{name}"),
+            fixed("tool", "tool_choice named framing", 6)]

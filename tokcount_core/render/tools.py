@@ -140,17 +140,20 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
     if found is None:
         multiline_left = first_flat_multiline
         parts = []
+        unverified = False
         for f in functions:
             one_line = True
             if multiline_left and isinstance(f, FunctionDef) and is_comment_free(f.parameters):
                 one_line = multiline_left = False
-            parts.append(_tool(f, one_line, legacy, legacy_defaults, spec.union_separator, limits.max_depth,
-                               limits.max_items))
+            text, unverified_text = _tool(f, one_line, legacy, legacy_defaults, spec.union_separator,
+                                          limits.max_depth, limits.max_items)
+            parts.append(text)
+            unverified = unverified or unverified_text
         body = "".join(parts)
-        unverified = any(isinstance(f, FunctionDef) and isinstance(f.parameters, dict)
-                         and (_unverified_shape(k[3], f.parameters, unions, bool(f.strict))
-                              or (legacy and _unverified_legacy_shape(k[3])))
-                         for f, k in zip(functions, keys, strict=True))
+        unverified = unverified or any(isinstance(f, FunctionDef) and isinstance(f.parameters, dict)
+                                       and (_unverified_shape(k[3], f.parameters, unions, bool(f.strict))
+                                            or (legacy and _unverified_legacy_shape(k[3])))
+                                       for f, k in zip(functions, keys, strict=True))
         found = (f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions", unverified)
         if len(_BLOCKS) >= _MAX_BLOCKS:
             _BLOCKS.clear()
@@ -185,16 +188,17 @@ def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
 
 
 def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, legacy_defaults: bool,
-          union_separator: str, max_depth: int, max_nodes: int) -> str:
+          union_separator: str, max_depth: int, max_nodes: int) -> tuple[str, bool]:
+    """The tool's text, and whether it used a rendering only one app shows (flagged)."""
     lines = comment_lines(tool.description) if tool.description and tool.description.strip() else []
     if isinstance(tool, CustomDef):
         # Custom (freeform) tools take a raw string; the grammar itself is not shown as a type.
         lines.append(f"type {tool.name} = (_: string) => any;")
-        return "\n".join(lines) + "\n\n"
+        return "\n".join(lines) + "\n\n", False
     params: dict[str, Any] = tool.parameters if isinstance(tool.parameters, dict) else {}
     if not params.get("properties"):
         lines.append(f"type {tool.name} = () => any;")
-        return "\n".join(lines) + "\n\n"
+        return "\n".join(lines) + "\n\n", False
     renderer = (_LegacyRenderer(params, legacy_defaults) if legacy
                 else SchemaRenderer(params, one_line_objects, max_depth, max_nodes, union_separator))
     # A top-level schema title and description are written like a property's (rule 4, rule 10):
@@ -207,7 +211,7 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, l
         if isinstance(description, str):
             prefix += "\n".join(comment_lines(description)) + "\n"
     lines.append(f"type {tool.name} = (_: {prefix}{renderer.render_object(params)}) => any;")
-    return "\n".join(lines) + "\n\n"
+    return "\n".join(lines) + "\n\n", isinstance(renderer, SchemaRenderer) and renderer.unverified
 
 
 class _LegacyRenderer:

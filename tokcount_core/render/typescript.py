@@ -19,6 +19,8 @@ class SchemaRenderer:
                  union_separator: str = " | ") -> None:
         self.root = root
         self.one_line_objects = one_line_objects
+        # Whether a rendering only one app's recordings show was used: the caller flags the count.
+        self.unverified = False
         self.union_separator = union_separator
         self.max_depth = max_depth
         # $ref fan-out makes a few KB of schema expand exponentially: bound the work, not just depth.
@@ -41,6 +43,11 @@ class SchemaRenderer:
         for key in ("anyOf", "oneOf"):
             variants = schema.get(key)
             if isinstance(variants, list) and variants:
+                if any(_bare_object(v) for v in variants):
+                    # A union with a property-less object is written ``object`` alone (crewAI's
+                    # ``arguments`` X | null: 12 of 12 on gpt-4o and gpt-3.5-turbo-0125, 1 and 2 over
+                    # with "|" and " | "); unions with objects stay flagged (render/tools.py).
+                    return "object"
                 return self.union_separator.join(self.render_type(v, depth + 1) for v in variants)
         kind = schema.get("type")
         if isinstance(kind, list):
@@ -52,10 +59,12 @@ class SchemaRenderer:
             inner = self.render_type(items, depth + 1)
             if inner.startswith("{"):
                 # Arrays of objects are ``Array<{...}>``, the item's title (also through ``$ref``) as
-                # a comment first: 6 reference cases gained, none lost (crewai $defs schemas).
+                # a comment first: 6 reference cases gained, none lost (crewai $defs schemas); its
+                # description likewise, as a property's (sublayer only, 2 of 2, 5 short without: flagged).
                 resolved = self._resolve(items["$ref"]) if "$ref" in items else items
-                title = resolved.get("title") if isinstance(resolved, dict) else None
-                return f"Array<\n// {title}\n{inner}>" if isinstance(title, str) else f"Array<{inner}>"
+                comments = _title_and_description(resolved) if isinstance(resolved, dict) else []
+                self.unverified = self.unverified or (isinstance(resolved, dict) and "description" in resolved)
+                return "Array<\n" + "".join(f"{c}\n" for c in comments) + f"{inner}>" if comments else f"Array<{inner}>"
             return f"({inner})[]" if " | " in inner and not inner.startswith("{") else f"{inner}[]"
         if kind == "object" or (kind is None and "properties" in schema):
             return self.render_object(schema, depth + 1)
@@ -125,18 +134,24 @@ def is_comment_free(schema: Any) -> bool:
 
 
 def property_comments(prop: dict[str, Any]) -> list[str]:
+    out = _title_and_description(prop)
+    examples = prop.get("examples")
+    if isinstance(examples, list) and examples:
+        out.append("// Examples:")
+        out.extend(f"// - {json.dumps(e, ensure_ascii=False)}" for e in examples)
+    return out
+
+
+def _title_and_description(schema: dict[str, Any]) -> list[str]:
+    """``// title`` and, with a description, ``//`` then its lines (or the description's lines alone)."""
     out: list[str] = []
-    title, description = prop.get("title"), rendered_description(prop)
+    title, description = schema.get("title"), rendered_description(schema)
     if isinstance(title, str):
         out.append(f"// {title}")
         if isinstance(description, str):
             out.append("//")
     if isinstance(description, str):
         out.extend(comment_lines(description))
-    examples = prop.get("examples")
-    if isinstance(examples, list) and examples:
-        out.append("// Examples:")
-        out.extend(f"// - {json.dumps(e, ensure_ascii=False)}" for e in examples)
     return out
 
 
@@ -149,6 +164,10 @@ def rendered_description(schema: dict[str, Any]) -> str | None:
 
 def comment_lines(text: str) -> list[str]:
     return [f"// {line.strip()}" if line.strip() else "//" for line in text.strip().split("\n")]
+
+
+def _bare_object(schema: Any) -> bool:
+    return isinstance(schema, dict) and schema.get("type") == "object" and not schema.get("properties")
 
 
 def _scalar(kind: str) -> str:
