@@ -45,9 +45,8 @@ class ModelSpec:
     assistant_extra: int = 0
     # Tools (rules 4, 7, 9, 10)
     tool_renderer: Literal["2024", "2023"] = "2024"
-    # How anyOf/oneOf members are joined in tool schemas, and whether that is verified for every
-    # union on this model (else unions are flagged; render/tools.py says which shapes are anyway).
-    union_separator: str = " | "
+    # Whether anyOf/oneOf members joined by `` | `` is verified for every union on this model (else
+    # unions are flagged; render/tools.py says which shapes are flagged on every model).
     unions_verified: bool = True
     chat_tool_preamble: int = 0
     # Reasoning Chat: whether the first comment-free tool keeps the multi-line form (render/tools.py)
@@ -151,12 +150,11 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-4-1106-preview", **_CL100K, context_window=128_000, max_output=4_096),
     _family("gpt-4-vision-preview", **_CL100K, context_window=128_000, max_output=4_096, image=_TILE_4O),
     # gpt-4o family (o200k).
-    # gpt-4o joins anyOf members without spaces: deepwiki's string|string[] (pydantic-ai, 3 cases 2026)
-    # is exact with "|" and 1 over with " | ", while gpt-4o-mini, gpt-4.1-nano and gpt-5-nano write
-    # X | null. Contradicted by langgraph's number | null (2024-10..2025-01: 29 cases exact with " | ",
-    # 5 with "|"); crewAI's object|null, once read as "|", is ``object`` (render/typescript.py) once a
-    # named tool_choice costs t("functions." + name) + 6. So gpt-4o's unions stay flagged.
-    _family("gpt-4o", **_O200K, image=_TILE_4O, union_separator="|", unions_verified=False),
+    # gpt-4o's unions disagree across apps: langgraph's number | null (2024-10..2025-01, same
+    # snapshots) is exact with " | " in 29 cases and with "|" in 5; deepwiki's string|string[]
+    # (pydantic-ai, 3 cases, 2026) only with "|". crewAI's object|null, once read as "|", is
+    # ``object`` (render/typescript.py). Counted with " | " like every other model, and flagged.
+    _family("gpt-4o", **_O200K, image=_TILE_4O, unions_verified=False),
     _family("chatgpt-4o-latest", **_O200K, image=_TILE_4O),
     _family("gpt-4o-mini", **_O200K, image=_TILE_4O_MINI),
     _family("gpt-4o-audio-preview", **_O200K, image=_TILE_4O),

@@ -1,12 +1,13 @@
 """Leave-one-source-out: how exact the rules are on an app whose cases did not choose them.
 
-``python -m tests.core.holdout [--worst 5]``. The fitted constants of the model table (tools
-preamble, priming, per-call and per-assistant surcharges, the Responses call discount, the union
-separator) are the choices the data makes. For each choice, every candidate value is counted on the
-cases of the families it touches; then, for each source, each choice takes the candidate that is
-exact most often on the OTHER sources, and that source is counted with those picks (each choice's
-effect is measured with the others at their table value). A source whose
-held-out rate is far below its in-sample rate carries a rule that only it confirms.
+``python -m tests.core.holdout [--worst 5]``. The fitted fields of the model table (tools
+preamble, priming, per-call and per-assistant surcharges, the Responses call discount and offset,
+how reasoning Chat lays out tools and a system message) are the choices the data makes. For each
+choice, every candidate value is counted on the cases of the families it touches; then, for each
+source, each choice takes the candidate that is exact most often on the OTHER sources, and that
+source is counted with those picks (each choice's effect is measured with the others at their
+table value). A source whose held-out rate is far below its in-sample rate carries a rule that
+only it confirms.
 """
 
 from __future__ import annotations
@@ -29,8 +30,13 @@ FIELDS: dict[str, tuple[Any, ...]] = {
     "assistant_extra": (0, 2),
     "tool_call_extra": (0, 6),
     "responses_call_discount": (0, 3),
-    "union_separator": ("|", " | "),
+    "responses_offset": (-1, 0),
+    "chat_first_flat_multiline": (True, False),
+    "chat_system_apart": (True, False),
 }
+
+# Fields that only reasoning models' rules read.
+_REASONING_ONLY = frozenset({"chat_tool_preamble", "chat_first_flat_multiline", "chat_system_apart"})
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ def main() -> None:
         spec = FAMILIES[family]
         for field, values in FIELDS.items():
             current = getattr(spec, field)
-            options = {current, *values} if field != "chat_tool_preamble" or spec.reasoning else {current}
+            options = {current, *values} if field not in _REASONING_ONLY or spec.reasoning else {current}
             if len(options) < 2:
                 continue
             table = {current: {i: baseline[i] for i in indices}}

@@ -134,7 +134,7 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
     else:
         unions = "some"
     keys = [_definition_key(f) for f in functions]
-    key = (first_flat_multiline, legacy, legacy_defaults, unions, spec.union_separator, limits.max_depth,
+    key = (first_flat_multiline, legacy, legacy_defaults, unions, limits.max_depth,
            limits.max_items, *keys)
     found = _BLOCKS.get(key)
     if found is None:
@@ -145,8 +145,8 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
             one_line = True
             if multiline_left and isinstance(f, FunctionDef) and is_comment_free(f.parameters):
                 one_line = multiline_left = False
-            text, unverified_text = _tool(f, one_line, legacy, legacy_defaults, spec.union_separator,
-                                          limits.max_depth, limits.max_items)
+            text, unverified_text = _tool(f, one_line, legacy, legacy_defaults, limits.max_depth,
+                                          limits.max_items)
             parts.append(text)
             unverified = unverified or unverified_text
         body = "".join(parts)
@@ -188,7 +188,7 @@ def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
 
 
 def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, legacy_defaults: bool,
-          union_separator: str, max_depth: int, max_nodes: int) -> tuple[str, bool]:
+          max_depth: int, max_nodes: int) -> tuple[str, bool]:
     """The tool's text, and whether it used a rendering only one app shows (flagged)."""
     lines = comment_lines(tool.description) if tool.description and tool.description.strip() else []
     if isinstance(tool, CustomDef):
@@ -200,7 +200,7 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, l
         lines.append(f"type {tool.name} = () => any;")
         return "\n".join(lines) + "\n\n", False
     renderer = (_LegacyRenderer(params, legacy_defaults) if legacy
-                else SchemaRenderer(params, one_line_objects, max_depth, max_nodes, union_separator))
+                else SchemaRenderer(params, one_line_objects, max_depth, max_nodes))
     # A top-level schema title and description are written like a property's (rule 4, rule 10):
     # ``// title`` and, with a description, ``//`` then its lines, just before the ``{``.
     prefix = ""

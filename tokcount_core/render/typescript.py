@@ -15,13 +15,11 @@ from tokcount_core.limits import TooLarge
 
 
 class SchemaRenderer:
-    def __init__(self, root: dict[str, Any], one_line_objects: bool, max_depth: int, max_nodes: int,
-                 union_separator: str = " | ") -> None:
+    def __init__(self, root: dict[str, Any], one_line_objects: bool, max_depth: int, max_nodes: int) -> None:
         self.root = root
         self.one_line_objects = one_line_objects
         # Whether a rendering only one app's recordings show was used: the caller flags the count.
         self.unverified = False
-        self.union_separator = union_separator
         self.max_depth = max_depth
         # $ref fan-out makes a few KB of schema expand exponentially: bound the work, not just depth.
         self.nodes_left = max_nodes
@@ -48,7 +46,7 @@ class SchemaRenderer:
                     # ``arguments`` X | null: 12 of 12 on gpt-4o and gpt-3.5-turbo-0125, 1 and 2 over
                     # with "|" and " | "); unions with objects stay flagged (render/tools.py).
                     return "object"
-                return self.union_separator.join(self.render_type(v, depth + 1) for v in variants)
+                return " | ".join(self.render_type(v, depth + 1) for v in variants)
         kind = schema.get("type")
         if isinstance(kind, list):
             return " | ".join(_scalar(k) for k in kind if isinstance(k, str))
