@@ -4,16 +4,16 @@
 preamble, priming, per-call and per-assistant surcharges, the Responses call discount and offset,
 how reasoning Chat lays out tools and a system message) are the choices the data makes. For each
 choice, every candidate value is counted on the cases of the families it touches; then, for each
-source, each choice takes the candidate that is exact most often on the OTHER sources, and that
-source is counted with those picks (each choice's effect is measured with the others at their
-table value). A source whose held-out rate is far below its in-sample rate carries a rule that
-only it confirms.
+source, each choice takes the candidate that is exact most often on the OTHER sources (on a tie,
+the value most models have), and that source is counted with those picks (each choice's effect is
+measured with the others at their table value). A source whose held-out rate is far below its
+in-sample rate carries a rule that only it confirms.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -50,6 +50,12 @@ def _registry(choice: Choice) -> Registry:
     base = default_registry()
     families = {**FAMILIES, choice.family: replace(FAMILIES[choice.family], **{choice.field: choice.value})}
     return Registry(families=families, aliases=base.aliases)
+
+
+def _usual(field: str, reasoning: bool) -> Any:
+    """The value most families of the same kind (reasoning or not) have: the prior a tie falls back to."""
+    values = Counter(getattr(s, field) for s in FAMILIES.values() if s.reasoning == reasoning)
+    return values.most_common(1)[0][0]
 
 
 def _family_of(case: dict[str, Any]) -> str | None:
@@ -98,8 +104,10 @@ def main() -> None:
         changed = []
         for (family, field), table in hits.items():
             current = getattr(FAMILIES[family], field)
-            # The value exact most often on the other sources; ties keep the table's value.
-            pick = max(table, key=lambda v: (sum(ok for i, ok in table[v].items() if i not in mine), v == current))
+            prior = _usual(field, FAMILIES[family].reasoning)
+            # The value exact most often on the other sources; on a tie the usual value, so a value
+            # that only this source supports is not kept.
+            pick = max(table, key=lambda v: (sum(ok for i, ok in table[v].items() if i not in mine), v == prior))
             if pick != current and any(i in mine for i in table[pick]):
                 changed.append(f"{family}.{field}={pick!r}")
                 flips.update({i: ok for i, ok in table[pick].items() if i in mine})

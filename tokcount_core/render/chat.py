@@ -15,9 +15,11 @@ from tokcount_core.render.tool_calls import (
 )
 from tokcount_core.render.tool_choice import tool_choice_cost
 from tokcount_core.render.tools import custom_tool_framing, tool_definitions, tools_block
+from tokcount_core.render.typescript import is_comment_free
 from tokcount_core.result import EstimateReason
 from tokcount_core.schema.chat import ChatMessage
 from tokcount_core.schema.requests import ChatBody
+from tokcount_core.schema.tools import FunctionDef
 
 _INSTRUCTION_ROLES = ("system", "developer")
 
@@ -31,6 +33,9 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     if not spec.tool_history_verified and any(m.tool_calls or m.role == "tool" for m in body.messages):
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     block = tools_block(ctx, functions, first_flat_multiline=spec.reasoning and spec.chat_first_flat_multiline)
+    if spec.reasoning and "chat_first_flat_multiline" in spec.one_app_fields and any(
+            isinstance(f, FunctionDef) and is_comment_free(f.parameters) for f in functions):
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     fmt = format_block(ctx, body.response_format)
     fmt_block = fmt[1] if fmt else None
     if fmt and ctx.before(FORMAT_BLOCK_FROM):
