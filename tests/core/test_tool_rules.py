@@ -7,6 +7,7 @@ change that breaks one names it.
 from __future__ import annotations
 
 from tokcount_core import count
+from tokcount_core.encoding import get_encoding
 
 ASK = {"role": "user", "content": "Weather in Lisbon?"}
 CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -83,3 +84,33 @@ def test_shapes_one_app_shows_or_the_data_contradicts_are_flagged():
     legacy = count(chat("gpt-3.5-turbo-0613", ASK, tools=[tool(with_default)]), as_of="2023-12-19")
     assert legacy.estimate_reasons == ["unverified_rule"]
     assert "unit?: string, // default: C" in rendered(chat("gpt-3.5-turbo-0613", ASK, tools=[tool(with_default)]))
+
+
+def test_a_named_tool_choice_costs_the_reply_header_it_opens():
+    o200k = get_encoding("o200k_base")
+    for name in ("Reflection", "GradeDocuments"):
+        schema = {"type": "function", "function": {"name": name, "parameters": CITY}}
+        free = count(chat("gpt-4o", ASK, tools=[schema]))
+        choice = {"type": "function", "function": {"name": name}}
+        forced = count(chat("gpt-4o", ASK, tools=[schema], tool_choice=choice))
+        # ``assistant to=functions.NAME``: the dot merges into "Reflection" but not into "Grade".
+        assert forced.input_tokens - free.input_tokens == len(o200k.encode_ordinary(f"functions.{name}")) + 6
+    assert len(o200k.encode_ordinary("functions.GradeDocuments")) == len(o200k.encode_ordinary("GradeDocuments")) + 2
+
+
+def test_a_message_name_costs_colon_name_and_is_flagged_where_that_differs():
+    plain = count({"model": "gpt-4o", "messages": [ASK]})
+    named = count({"model": "gpt-4o", "messages": [{**ASK, "name": "alice"}]})
+    assert named.input_tokens == plain.input_tokens + 2 and not named.estimated
+    merged = count({"model": "gpt-4o", "messages": [{**ASK, "name": "web_scraper"}]})
+    assert merged.estimate_reasons == ["unverified_rule"]
+
+
+def test_array_items_and_object_union_members():
+    items = {"type": "object", "properties": {"steps": {"type": "array", "items": {
+        "description": "One step.", "type": "object", "properties": {"text": {"type": "string"}}}}}}
+    described = count(chat("gpt-4o-mini", ASK, tools=[tool(items)]), explain=True)
+    assert "// One step." in "".join(s.text or "" for s in described.segments)
+    assert described.estimate_reasons == ["unverified_rule"]
+    loose = {"type": "object", "properties": {"arguments": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}
+    assert "(_: {arguments?: object})" in rendered(chat("gpt-4o-mini", ASK, tools=[tool(loose)]))
