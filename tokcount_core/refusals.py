@@ -52,9 +52,9 @@ def _tool_names(tools: list[Any]) -> set[str]:
     names: set[str] = set()
     for tool in tools:
         if isinstance(tool, FunctionTool | CustomTool):
-            names.add(tool.definition.name)
+            names.add(tool.tool_name)
         elif isinstance(tool, NamespaceTool):
-            names.update(t.definition.name for t in tool.tools)
+            names.update(t.tool_name for t in tool.tools)
     return names
 
 

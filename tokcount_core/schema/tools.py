@@ -29,6 +29,10 @@ class FunctionTool(_Tool):
     defer_loading: bool | None = None
 
     @property
+    def tool_name(self) -> str:
+        return self.function.name if self.function is not None else self.name or ""
+
+    @property
     def definition(self) -> FunctionDef:
         if self.function is not None:
             return self.function
@@ -51,6 +55,10 @@ class CustomTool(_Tool):
     name: str | None = None
     description: str | None = None
     format: dict[str, Any] | None = None
+
+    @property
+    def tool_name(self) -> str:
+        return self.custom.name if self.custom is not None else self.name or ""
 
     @property
     def definition(self) -> CustomDef:
