@@ -31,7 +31,7 @@ def delta_strip_chart(points: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylim(-0.6, len(models) - 0.4)
     ax.set_xlabel("logged input tokens - counted input tokens (symlog)")
     ax.set_title("Logged vs counted input tokens per record")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(models) < 4 else -0.12), ncol=3, frameon=False)
+    ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
@@ -70,7 +71,10 @@ def output_files(output: str, days: DayRange) -> tuple[pafs.FileSystem, list[str
 def open_rows(output: str, days: DayRange = DayRange()) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
     """A connection with view ``rows`` (the job's rows in range) and the view's columns."""
     fs, files = output_files(output, days)
-    dataset = pads.dataset(files, filesystem=fs, format="parquet")
+    try:
+        dataset = pads.dataset(files, filesystem=fs, format="parquet")
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise ReportError(f"{output}: unreadable Parquet: {str(exc).splitlines()[0]}") from None
     con = duckdb.connect()
     con.register("job_rows", dataset)
     columns = dataset.schema.names
