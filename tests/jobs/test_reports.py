@@ -175,6 +175,12 @@ def test_bad_price_files_name_the_line_and_field(tmp_path, capsys, text, message
     assert message in capsys.readouterr().err
 
 
+def test_shipped_price_file_has_gpt_4o_launch_and_cut():
+    book = load_prices(Path(__file__).parents[2] / "configs" / "pricing.yaml")
+    gpt4o = sorted((e.since.isoformat(), e.input, e.output) for e in book.entries if e.model == "gpt-4o")
+    assert gpt4o == [("2024-05-13", Decimal(5), Decimal(15)), ("2024-10-02", Decimal("2.5"), Decimal(10))]
+
+
 def nightly(src: Path, out: Path) -> None:
     config = JobConfig(format="log", fields={"tenant": "tenant", "timestamp": "ts"}, output={"partition_by": "day"})
     run_job([str(src)], str(out), config, log=lambda _m: None)
