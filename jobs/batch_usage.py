@@ -12,11 +12,11 @@ import pyarrow.fs as pafs
 from jobs.records import PRESETS, extract
 from jobs.sources import iter_records, list_shards
 
-Usage = tuple[int | None, int | None]
+Usage = tuple[int | None, int | None, int | None]  # input, cached, output tokens
 
 
 def load_batch_usage(uris: list[str], filesystem: pafs.FileSystem | None = None) -> dict[str, Usage]:
-    """``custom_id -> (input_tokens, output_tokens)`` from batch output files; unreadable lines are
+    """``custom_id -> (input_tokens, cached_tokens, output_tokens)`` from batch output files; unreadable lines are
     skipped (their records simply get no logged usage)."""
     layout = PRESETS["openai_batch_output"]
     usage: dict[str, Usage] = {}
@@ -29,5 +29,5 @@ def load_batch_usage(uris: list[str], filesystem: pafs.FileSystem | None = None)
             except orjson.JSONDecodeError:
                 continue
             if found.record_id is not None:
-                usage[found.record_id] = (found.logged_input_tokens, found.output_tokens)
+                usage[found.record_id] = (found.logged_input_tokens, found.cached_tokens, found.output_tokens)
     return usage

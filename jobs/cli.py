@@ -1,5 +1,6 @@
-"""``tokcount`` command line: ``count`` runs the batch job; ``explain`` shows one body's pieces;
-``serve`` answers the hosted counting endpoints over HTTP.
+"""``tokcount`` command line: ``count`` runs the batch job; ``audit`` and ``report`` answer over its
+output; ``explain`` shows one body's (or one output record's) pieces; ``serve`` answers the hosted
+counting endpoints over HTTP.
 
 Fatal problems (bad config, missing input, unwritable output) print one line and exit 2 before any
 counting; so does an I/O failure mid-run (disk full, corrupt or vanished input), which keeps the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 from jobs.config import ConfigError, JobConfig, load_config
@@ -23,9 +25,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tokcount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     add_count_arguments(sub.add_parser("count", help="count tokens of JSONL/Parquet request logs"))
-    explain = sub.add_parser("explain", help="show how one request body is counted")
-    explain.add_argument("body", help="a JSON file with one request body ('-' for stdin)")
+    explain = sub.add_parser("explain", help="show how one request body (or one output record) is counted")
+    explain.add_argument("body", help="a JSON file with one request body ('-' for stdin), or OUTPUT with --record")
     explain.add_argument("--model", help="model to use if the body has none")
+    explain.add_argument("--record", metavar="RECORD_ID", help="explain this record of the job output BODY")
+    audit = sub.add_parser("audit", help="compare logged input usage with the counts, per group")
+    audit.add_argument("output", metavar="OUTPUT", help="a job's output directory")
+    audit.add_argument("--by", default="model", help="group columns, comma-separated (default: model)")
+    audit.add_argument("--top", type=int, default=20, help="unexplained records listed in audit_worst.csv")
+    audit.add_argument("--out", help="report directory (default: OUTPUT/_reports/audit)")
+    report = sub.add_parser("report", help="cost report at effective-dated prices")
+    report.add_argument("output", metavar="OUTPUT", help="a job's output directory")
+    report.add_argument("--pricing", required=True, help="price file (see configs/pricing.yaml)")
+    report.add_argument("--by", default="model,day", help="group columns (default: model,day)")
+    report.add_argument("--since", type=date.fromisoformat, help="first UTC day (YYYY-MM-DD)")
+    report.add_argument("--until", type=date.fromisoformat, help="last UTC day (YYYY-MM-DD), inclusive")
+    report.add_argument("--out", help="report directory (default: OUTPUT/_reports/cost)")
     serve = sub.add_parser("serve", help="answer /v1/responses/input_tokens and /v1/count_tokens over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
@@ -101,10 +116,25 @@ def run_count(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "explain" and args.record is not None:
+            from jobs.explain import run_explain_record
+
+            return run_explain_record(args.body, args.record)
         if args.command == "explain":
             from jobs.explain import run_explain
 
             return run_explain(args.body, model=args.model)
+        if args.command == "audit":
+            from jobs.reports.audit import print_audit, run_audit
+
+            print_audit(run_audit(args.output, by=args.by, top=args.top, out=args.out))
+            return 0
+        if args.command == "report":
+            from jobs.reports.cost import print_report, run_report
+
+            print_report(run_report(args.output, args.pricing, by=args.by, since=args.since, until=args.until,
+                                    out=args.out))
+            return 0
         if args.command == "serve":
             from jobs.server import run_serve
 

@@ -65,6 +65,8 @@ class Output(_Strict):
     keep_record: bool = Field(False, description="carry the original line as column 'record'")
     max_input_tokens: int | None = Field(None, ge=0, description="split rows into kept/ and rejected/")
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+    partition_by: Literal["day"] | None = Field(
+        None, description="'day': write day=YYYY-MM-DD/<shard>.parquet (Hive style) by the record's UTC date")
 
 
 class Media(_Strict):
@@ -118,6 +120,9 @@ class JobConfig(_Strict):
         reserved = set(_RESERVED_COLUMNS) & set(self.passthrough)
         if reserved:
             raise ValueError(f"passthrough column(s) {sorted(reserved)} clash with output columns")
+        if self.output.partition_by == "day" and not (self.fields.timestamp or self.format in _TIMESTAMPED):
+            raise ValueError(f"output.partition_by: day needs a timestamp: set fields.timestamp or use format "
+                             f"{', '.join(_TIMESTAMPED)}")
         if self.format == "finetune" and not self.model:
             raise ValueError("format finetune needs a default model (--model or model:)")
         if self.limits:
@@ -146,9 +151,12 @@ class JobConfig(_Strict):
         return validate_config(data, source="command line")
 
 
+_TIMESTAMPED = ("auto", "log", "bifrost")  # presets that carry a timestamp path
+
 _RESERVED_COLUMNS = (
     "record_id", "source_file", "source_row", "model", "encoding", "api", "input_tokens",
-    "input_tokens_details", "logged_input_tokens", "output_tokens", "total_tokens", "estimated",
+    "input_tokens_details", "logged_input_tokens", "cached_tokens", "output_tokens", "delta", "delta_pct",
+    "batch", "day", "total_tokens", "estimated",
     "estimate_reasons", "error_code", "error_message", "rules_version", "tenant", "timestamp", "tokens",
     "context_window", "fits_context", "record", "cost_usd",
 )

@@ -14,9 +14,11 @@ import pyarrow as pa
 
 from jobs.batch_usage import Usage
 from jobs.config import JobConfig
+from jobs.days import utc_day
 from jobs.image_fetch import ImageSizer
 from jobs.output import INTERNAL_COLUMNS, output_schema
 from jobs.records import MISSING, Unwrapper, get_path
+from jobs.reports.pricing import price_key
 from tokcount_core import RULES_VERSION, ErrorCode, EstimateReason, Limits, Registry, count, default_registry
 from tokcount_core.encoding import prepare, set_backend
 
@@ -33,6 +35,7 @@ class RowCounter:
         self.schema = output_schema(config, self.unwrapper.columns)
         self._batch_schema = self.schema.append(INTERNAL_COLUMNS[0]).append(INTERNAL_COLUMNS[1])
         self._max_bytes = getattr(self.limits, "max_record_bytes", None)
+        self.has_day = "day" in self.schema.names
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         files = batch.column("source_file").to_pylist()
@@ -72,8 +75,11 @@ class RowCounter:
         row["record_id"] = ex.record_id or where
         row.update(ex.columns)
         if ex.logged_input_tokens is None and ex.output_tokens is None and ex.record_id in self.usage:
-            ex.logged_input_tokens, ex.output_tokens = self.usage[ex.record_id]
-        row["logged_input_tokens"], row["output_tokens"] = ex.logged_input_tokens, ex.output_tokens
+            ex.logged_input_tokens, ex.cached_tokens, ex.output_tokens = self.usage[ex.record_id]
+        row.update(logged_input_tokens=ex.logged_input_tokens, cached_tokens=ex.cached_tokens,
+                   output_tokens=ex.output_tokens, batch=ex.batch)
+        if self.has_day:
+            row["day"] = utc_day(ex.columns.get("timestamp"))
         row["model"] = ex.model or _body_model(ex.body) or self.config.model
         if ex.error:
             return _fail(row, ErrorCode.INVALID_REQUEST, f"{where}: {ex.error}")
@@ -90,6 +96,9 @@ class RowCounter:
             return _fail(row, res.error_code or ErrorCode.INTERNAL_ERROR,
                          f"{where}: {field}{res.error_message or 'no count returned'}")
         row["input_tokens"] = res.input_tokens
+        if ex.logged_input_tokens is not None:
+            row["delta"] = ex.logged_input_tokens - res.input_tokens
+            row["delta_pct"] = 100 * row["delta"] / res.input_tokens if res.input_tokens else None
         details = res.input_tokens_details
         row["input_tokens_details"] = details.model_dump() if details is not None else None
         row["total_tokens"] = res.input_tokens + (ex.output_tokens or 0)
@@ -117,13 +126,10 @@ class RowCounter:
         return spec.context_window if spec is not None else None
 
     def _cost(self, model: str | None, input_tokens: int, output_tokens: int | None) -> float | None:
-        # A family's price only for its own names (snapshots, known variants): a fine-tuned model or
-        # an unknown variant (o3-deep-research) is priced differently from its family.
-        spec, unverified = self._resolved(model)
-        family = spec.family if spec is not None and unverified is not EstimateReason.UNMAPPED_MODEL else None
-        price = self.config.pricing.get(model or "") or (family and self.config.pricing.get(family))
-        if price is None:
+        key = price_key(model, self.config.pricing, self.registry)
+        if key is None:
             return None
+        price = self.config.pricing[key]
         dollars = input_tokens * price.input_per_million + (output_tokens or 0) * price.output_per_million
         return dollars / 1e6
 

@@ -1,9 +1,13 @@
-"""``tokcount explain BODY.json``: which piece of a request costs how many tokens."""
+"""``tokcount explain BODY.json``: which piece of a request costs how many tokens; with ``--record``,
+the same for one record of a job's output, found at its input line, next to the logged count."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
+
+import orjson
 
 from jobs.config import ConfigError
 
@@ -15,7 +19,55 @@ def run_explain(path: str, model: str | None = None) -> int:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    res = count(raw, default_model=model, explain=True)
+    return print_segments(count(raw, default_model=model, explain=True))
+
+
+def run_explain_record(output: str, record_id: str) -> int:
+    """Find the record's input line (``source_file``, ``source_row``), unwrap and count it as the job
+    did (the config is the one in ``_manifest.json``), and show the segments and the logged count."""
+    from jobs.config import validate_config
+    from jobs.counting import core_settings
+    from jobs.records import Unwrapper
+    from jobs.reports.dataset import ReportError, fetch_dicts, open_rows
+    from tokcount_core import count
+
+    con, _ = open_rows(output)
+    found = fetch_dicts(con, "SELECT source_file, source_row, logged_input_tokens, input_tokens FROM rows "
+                             f"WHERE record_id = '{record_id.replace(chr(39), chr(39) * 2)}' LIMIT 1")
+    if not found:
+        raise ReportError(f"{output}: no record {record_id!r}")
+    row = found[0]
+    try:
+        manifest = orjson.loads((Path(output) / "_manifest.json").read_bytes())
+    except OSError as exc:
+        raise ReportError(f"{output}: cannot read _manifest.json ({exc.strerror}); was the run finished?") from None
+    config = validate_config(manifest["config"], source=f"{output}/_manifest.json")
+    raw = input_line(row["source_file"], row["source_row"])
+    print(f"{record_id}: {row['source_file']}:{row['source_row']}")
+    ex, _ = Unwrapper(config).extract(orjson.loads(raw))
+    if ex.error:
+        print(f"record: {ex.error}", file=sys.stderr)
+        return 1
+    registry, limits = core_settings(config)
+    res = count(ex.body, ex.model, default_model=config.model, api=ex.api, registry=registry, limits=limits,
+                as_of=config.as_of or ex.columns.get("timestamp"), explain=True)
+    status = print_segments(res)
+    if ex.logged_input_tokens is not None and res.input_tokens is not None:
+        delta = ex.logged_input_tokens - res.input_tokens
+        print(f"logged input tokens: {ex.logged_input_tokens}  (delta {delta:+d})")
+    return status
+
+
+def input_line(source_file: str, source_row: int) -> bytes:
+    from jobs.sources import iter_records, list_shards
+
+    for i, item in enumerate(iter_records(list_shards([source_file])[0])):
+        if i == source_row and isinstance(item, bytes):
+            return item
+    raise ConfigError(f"{source_file} has no row {source_row} (changed since it was counted?)")
+
+
+def print_segments(res: Any) -> int:
     if res.error_code is not None:
         print(f"{res.error_code}: {res.error_message}", file=sys.stderr)
         return 1

@@ -31,6 +31,7 @@ from jobs.config import JobConfig
 from jobs.sources import Digest, Shard, content_sha256, iter_records, resolve
 
 INTERNAL_COLUMNS = (pa.field("_shard_sha256", pa.string()), pa.field("_shard_bytes", pa.int64()))
+NO_DAY = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for a null partition value
 DETAIL_FIELDS = ("text_tokens", "image_tokens", "audio_tokens", "file_tokens", "tool_tokens",
                  "response_format_tokens", "overhead_tokens", "cached_tokens")
 
@@ -51,7 +52,11 @@ def output_schema(config: JobConfig, passthrough: list[str]) -> pa.Schema:
         pa.field("input_tokens", pa.int64()),
         pa.field("input_tokens_details", pa.struct([(name, pa.int64()) for name in DETAIL_FIELDS])),
         pa.field("logged_input_tokens", pa.int64()),
+        pa.field("cached_tokens", pa.int64()),
         pa.field("output_tokens", pa.int64()),
+        pa.field("delta", pa.int64()),
+        pa.field("delta_pct", pa.float64()),
+        pa.field("batch", pa.bool_()),
         pa.field("total_tokens", pa.int64()),
         pa.field("estimated", pa.bool_()),
         pa.field("estimate_reasons", pa.list_(pa.string())),
@@ -60,6 +65,8 @@ def output_schema(config: JobConfig, passthrough: list[str]) -> pa.Schema:
         pa.field("rules_version", pa.string()),
         *(pa.field(name, pa.string()) for name in passthrough),
     ]
+    if "timestamp" in passthrough:
+        fields.append(pa.field("day", pa.string()))
     if config.output.tokens:
         fields.append(pa.field("tokens", pa.list_(pa.int32())))
     if config.output.context:
@@ -212,22 +219,47 @@ class OutputDir:
 
 
 class ShardWriter:
-    """Streams one shard's rows to temp Parquet file(s); ``finish`` renames them and writes the marker."""
+    """Streams one shard's rows to temp Parquet file(s); ``finish`` renames them and writes the marker.
+
+    With ``output.partition_by: day`` a shard's rows go to ``day=YYYY-MM-DD/<shard>.parquet`` (one
+    file per day the shard has; ``day=__HIVE_DEFAULT_PARTITION__`` for rows without a readable
+    timestamp), so a report over a date range reads only those days.
+    """
 
     def __init__(self, out: OutputDir, shard: Shard, schema: pa.Schema, config: JobConfig, fingerprint: str):
         self.out, self.shard, self.schema, self.fingerprint = out, shard, schema, fingerprint
         self.max_input_tokens = config.output.max_input_tokens
-        subdirs = ("kept", "rejected") if self.max_input_tokens is not None else ("",)
-        self.outputs = ["/".join(p for p in (sub, f"{shard.name}.parquet") if p) for sub in subdirs]
-        compression = None if config.output.compression == "none" else config.output.compression
-        self.writers = []
-        for rel in self.outputs:
-            tmp = out.join("_tmp", shard.key, rel)
-            out.fs.create_dir(tmp.rsplit("/", 1)[0], recursive=True)
-            self.writers.append(pq.ParquetWriter(tmp, schema, filesystem=out.fs, compression=compression))
+        self.partitioned = config.output.partition_by == "day"
+        self.subdirs = ("kept", "rejected") if self.max_input_tokens is not None else ("",)
+        self.compression = None if config.output.compression == "none" else config.output.compression
+        self.writers: dict[str, pq.ParquetWriter] = {}  # output path (relative) -> its temp file's writer
+        if not self.partitioned:  # one file per subdir even for an empty shard
+            for sub in self.subdirs:
+                self._writer(self._relative(sub, None))
         self.stats = ShardStats()
         self.next_row = 0
         self.started = time.monotonic()
+
+    def _relative(self, sub: str, day: str | None) -> str:
+        partition = f"day={day or NO_DAY}" if self.partitioned else ""
+        return "/".join(p for p in (sub, partition, f"{self.shard.name}.parquet") if p)
+
+    def _writer(self, rel: str) -> pq.ParquetWriter:
+        if rel not in self.writers:
+            tmp = self.out.join("_tmp", self.shard.key, rel)
+            self.out.fs.create_dir(tmp.rsplit("/", 1)[0], recursive=True)
+            self.writers[rel] = pq.ParquetWriter(tmp, self.schema, filesystem=self.out.fs,
+                                                 compression=self.compression)
+        return self.writers[rel]
+
+    def _write(self, sub: str, table: pa.Table) -> None:
+        if not self.partitioned:
+            self._writer(self._relative(sub, None)).write_table(table)
+            return
+        days = table.column("day")
+        for day in pc.unique(days).to_pylist():
+            rows = table.filter(pc.is_null(days) if day is None else pc.equal(days, day))
+            self._writer(self._relative(sub, day)).write_table(rows)
 
     def write(self, table: pa.Table) -> None:
         rows = table.column("source_row")
@@ -238,26 +270,26 @@ class ShardWriter:
         self.next_row += table.num_rows
         table = table.select(self.schema.names)
         if self.max_input_tokens is None:
-            self.writers[0].write_table(table)
+            self._write(self.subdirs[0], table)
             self.stats.add(table, kept=None)
             return
         keep = pc.fill_null(pc.less_equal(table.column("input_tokens"), self.max_input_tokens), False)
         kept = table.filter(keep)
-        self.writers[0].write_table(kept)
-        self.writers[1].write_table(table.filter(pc.invert(keep)))
+        self._write(self.subdirs[0], kept)
+        self._write(self.subdirs[1], table.filter(pc.invert(keep)))
         self.stats.add(table, kept=kept.num_rows)
 
     def finish(self, digest: Digest) -> dict[str, Any]:
-        for writer in self.writers:
+        for writer in self.writers.values():
             writer.close()
-        for rel in self.outputs:
+        for rel in self.writers:
             self.out.move(self.out.join("_tmp", self.shard.key, rel), self.out.join(rel))
         marker = {
             "input": {"uri": self.shard.uri, "size": self.shard.size, "mtime": self.shard.mtime},
             "sha256": digest.sha256,
             "bytes_read": digest.bytes,
             "config": self.fingerprint,
-            "outputs": self.outputs,
+            "outputs": sorted(self.writers),
             "stats": asdict(self.stats),
         }
         self.out.write_json(marker, "_done", f"{self.shard.key}.json")

@@ -31,6 +31,7 @@ class Layout:
     api_from_url: str | None = None  # OpenAI batch input: "/v1/responses" -> responses
     no_request: str | None = None  # formats that carry no request body: why, as the error message
     bifrost_log: bool = False  # body rebuilt from Bifrost log-store fields
+    batch: bool = False  # an OpenAI Batch API record: billed at batch prices
     passthrough: dict[str, str] = field(default_factory=dict)
 
 
@@ -39,9 +40,9 @@ PRESETS: dict[str, Layout] = {
     "wrapped": Layout(),
     # {"id", "timestamp", "request": {...}, "response": {"usage": {...}}}: a gateway's request log.
     "log": Layout(request="request", record_id="id", timestamp="timestamp", usage="response.usage"),
-    "openai_batch_input": Layout(request="body", record_id="custom_id", api_from_url="url"),
+    "openai_batch_input": Layout(request="body", record_id="custom_id", api_from_url="url", batch=True),
     "openai_batch_output": Layout(
-        record_id="custom_id", usage="response.body.usage",
+        record_id="custom_id", usage="response.body.usage", batch=True,
         no_request="OpenAI batch output has no request body; count the batch input file instead "
                    "(logged usage is still reported)"),
     "finetune": Layout(api="chat"),
@@ -112,8 +113,10 @@ class Extracted:
     model: str | None = None
     api: str | None = None
     logged_input_tokens: int | None = None
+    cached_tokens: int | None = None
     output_tokens: int | None = None
     logged_total_tokens: int | None = None
+    batch: bool = False
     columns: dict[str, str | None] = field(default_factory=dict)
 
 
@@ -146,6 +149,7 @@ def extract(record: Any, layout: Layout) -> Extracted:
         return out
     out.model = override
     out.api = layout.api
+    out.batch = layout.batch
     if layout.no_request:
         out.error = f"record: {layout.no_request}"
     elif layout.bifrost_log:
@@ -192,11 +196,14 @@ def _int(value: Any) -> int | None:
 
 
 def _read_usage(out: Extracted, usage: Any) -> None:
-    """Chat (prompt/completion) and Responses (input/output) usage shapes alike."""
+    """Chat (prompt/completion, ``prompt_tokens_details.cached_tokens``) and Responses (input/output,
+    ``input_tokens_details.cached_tokens``) usage shapes alike."""
     if not isinstance(usage, dict):
         return
     out.logged_input_tokens = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
     out.output_tokens = _int(usage.get("completion_tokens", usage.get("output_tokens")))
+    details = usage.get("prompt_tokens_details", usage.get("input_tokens_details"))
+    out.cached_tokens = _int(details.get("cached_tokens")) if isinstance(details, dict) else None
     out.logged_total_tokens = _int(usage.get("total_tokens"))
 
 

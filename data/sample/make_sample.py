@@ -4,7 +4,8 @@
 
 Shards (one format each, all detected per record by ``format: auto``):
 - ``responses-000.jsonl``   bare Responses bodies: tools, multi-turn tool loops, images, plus bad lines
-- ``chat-logs-000.jsonl``   gateway logs ``{"id","timestamp","tenant","request","response":{"usage"}}``
+- ``chat-logs-000.jsonl``   gateway logs ``{"id","timestamp","tenant","request","response":{"usage"}}`` of real
+                            reference requests with the input tokens OpenAI reported (tests/data/reference)
 - ``batch-000.jsonl``       OpenAI Batch API input ``{"custom_id","method","url","body"}`` (chat + responses)
 - ``finetune-000.jsonl.gz`` fine-tuning examples ``{"messages","tools"}`` with no model (use ``--model``)
 """
@@ -14,13 +15,16 @@ from __future__ import annotations
 import gzip
 import json
 import random
+import re
 import struct
 import zlib
 from base64 import b64encode
 from pathlib import Path
 
 HERE = Path(__file__).parent
+REFERENCE = HERE.parent.parent / "tests" / "data" / "reference"
 SEED = 20261101
+LOG_DAYS = {"2024-09-23", "2024-09-24", "2024-09-25", "2024-09-26", "2024-09-27"}
 
 TOPICS = ["invoice", "shipment", "refund", "password reset", "quarterly report", "flight booking",
           "database migration", "unit test", "weather forecast", "recipe", "contract renewal", "API key"]
@@ -170,18 +174,33 @@ def responses_shard(g: Gen) -> list[str]:
     return lines
 
 
+def reference_cases(days: set[str]) -> list[dict]:
+    """Real Chat requests recorded on ``days``, with the input tokens OpenAI reported for them (from
+    ``cases.jsonl.gz``, the traffic the counting rules were derived from)."""
+    found = []
+    for line in gzip.decompress((REFERENCE / "cases.jsonl.gz").read_bytes()).splitlines():
+        case = json.loads(line)
+        recorded = re.search(r"recorded (\d{4}-\d{2}-\d{2})", case.get("notes") or "")
+        if case["api"] == "chat.completions" and recorded and recorded.group(1) in days:
+            found.append({**case, "recorded": recorded.group(1)})
+    return sorted(found, key=lambda c: c["id"])
+
+
 def chat_log_shard(g: Gen) -> list[str]:
+    """A gateway log of real requests with honest logged input usage: the count OpenAI reported, on the
+    day it was recorded (a few days, so reports have days to group by). Output tokens are synthetic."""
+    cases = g.r.sample(reference_cases(LOG_DAYS), 99)
+    cases.sort(key=lambda c: (c["recorded"], c["id"]))
     lines = []
-    for i in range(100):
-        prompt = g.r.randint(20, 400)
-        completion = g.r.randint(5, 300)
+    for i, case in enumerate(cases):
+        prompt, completion = case["expected_input_tokens"], g.r.randint(5, 300)
         lines.append(dumps({
-            "id": f"req_{i:05d}", "timestamp": f"2026-11-01T{i // 60:02d}:{i % 60:02d}:00Z",
-            "tenant": g.r.choice(TENANTS), "request": g.chat_body(i),
+            "id": f"req_{i:05d}", "timestamp": f"{case['recorded']}T{g.r.randint(0, 23):02d}:{i % 60:02d}:00Z",
+            "tenant": g.r.choice(TENANTS), "case": case["id"], "request": case["request"],
             "response": {"status": 200, "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
                                                   "total_tokens": prompt + completion}},
         }))
-    lines[50] = '{"id": "req_00050", "timestamp": "2026-11-01T00:50:00Z", "request": '  # cut-off write
+    lines.insert(50, '{"id": "req_bad", "timestamp": "2024-09-24T00:50:00Z", "request": ')  # cut-off write
     return lines
 
 

@@ -23,9 +23,10 @@ BASE_SCHEMA = pa.schema([
     ("record_id", pa.string()), ("source_file", pa.string()), ("source_row", pa.int64()),
     ("model", pa.string()), ("encoding", pa.string()), ("api", pa.string()),
     ("input_tokens", pa.int64()), ("input_tokens_details", DETAILS), ("logged_input_tokens", pa.int64()),
-    ("output_tokens", pa.int64()), ("total_tokens", pa.int64()), ("estimated", pa.bool_()),
+    ("cached_tokens", pa.int64()), ("output_tokens", pa.int64()), ("delta", pa.int64()), ("delta_pct", pa.float64()),
+    ("batch", pa.bool_()), ("total_tokens", pa.int64()), ("estimated", pa.bool_()),
     ("estimate_reasons", pa.list_(pa.string())), ("error_code", pa.string()), ("error_message", pa.string()),
-    ("rules_version", pa.string()), ("timestamp", pa.string()),
+    ("rules_version", pa.string()), ("timestamp", pa.string()), ("day", pa.string()),
 ])
 
 
@@ -39,14 +40,17 @@ def expected(name: str, line: bytes):
         return None, "invalid_request", {}
     if name.startswith("chat-logs"):
         usage = record["response"]["usage"]
-        res = count(record["request"], default_model=MODEL)
+        res = count(record["request"], default_model=MODEL, as_of=record["timestamp"])
         return res, None, {"record_id": record["id"], "output_tokens": usage["completion_tokens"],
-                           "logged_input_tokens": usage["prompt_tokens"], "timestamp": record["timestamp"]}
+                           "logged_input_tokens": usage["prompt_tokens"], "timestamp": record["timestamp"],
+                           "delta": usage["prompt_tokens"] - res.input_tokens, "day": record["timestamp"][:10],
+                           "batch": False}
     if name.startswith("batch"):
         api = {"/v1/chat/completions": "chat", "/v1/responses": "responses"}.get(record["url"])
         if api is None:
             return None, "invalid_request", {"record_id": record["custom_id"]}
-        return count(record["body"], default_model=MODEL, api=api), None, {"record_id": record["custom_id"]}
+        return count(record["body"], default_model=MODEL, api=api), None, {"record_id": record["custom_id"],
+                                                                           "batch": True, "day": None}
     api = "chat" if name.startswith("finetune") else None
     return count(record, default_model=MODEL, api=api), None, {}
 

@@ -119,7 +119,7 @@ def test_dataset_prep_columns_and_split(sample, tmp_path):
     assert manifest["totals"]["kept"] == kept.num_rows > 0 and rejected.num_rows > 0
     assert all(n <= 150 for n in kept["input_tokens"].to_pylist())
     assert all(r["error_code"] or r["input_tokens"] > 150 for r in rejected.to_pylist())
-    row = kept.to_pylist()[0]
+    row = next(r for r in kept.to_pylist() if r["model"] == MODEL)
     assert row["context_window"] == 128_000 and row["fits_context"] is True
     assert len(row["tokens"]) > 0 and kept.schema.field("tokens").type == pa.list_(pa.int32())
     assert json.loads(row["record"])  # the original line, as text

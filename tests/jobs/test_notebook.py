@@ -13,10 +13,14 @@ NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "audit.ipynb"
 
 def test_audit_notebook_runs_on_the_sample(sample, tmp_path):
     run_job([str(sample)], str(tmp_path / "out"), JobConfig(model="gpt-4o-mini"), log=lambda _m: None)
-    namespace = {"OUTPUT": str(tmp_path / "out")}
+    namespace = {"OUTPUT": str(tmp_path / "out"), "PRICING": str(NOTEBOOK.parents[1] / "configs" / "pricing.yaml")}
     for cell in json.loads(NOTEBOOK.read_text())["cells"]:
         if cell["cell_type"] == "code":
             exec(compile("".join(cell["source"]), str(NOTEBOOK), "exec"), namespace)
     assert namespace["table"].num_rows == 350
     assert namespace["audited"].num_rows > 0
     assert set(namespace["examples"]) >= {"invalid_json", "unknown_model"}
+    assert sum(g["compared"] for g in namespace["audit"].groups) == namespace["audited"].num_rows
+    report = namespace["report"]
+    assert report.total["records"] == 350 and report.total["cost_usd"] == sum(
+        r["cost_usd"] for r in report.rows if r["cost_usd"] is not None)

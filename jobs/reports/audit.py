@@ -1,0 +1,124 @@
+"""``tokcount audit``: is the gateway's logged usage right? Every compared record falls in one class.
+
+- ``exact``: the logged input equals our count;
+- ``explained``: it differs and the count is flagged ``estimated`` (hidden context such as a hosted
+  tool's results or ``previous_response_id``: the reasons say which);
+- ``unexplained``: it differs and nothing explains it: the actionable anomalies;
+- ``not_compared``: an error row, or no logged usage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jobs.reports.charts import delta_strip_chart
+from jobs.reports.dataset import fetch_dicts, group_columns, open_rows, quoted
+from jobs.reports.tables import markdown_table, text_table, write_csv
+
+AUDIT_COLUMNS = ["records", "compared", "exact", "explained", "unexplained", "exact_pct", "counted_input_tokens",
+                 "logged_input_tokens", "delta_sum", "abs_delta_p50", "abs_delta_p95", "abs_delta_max"]
+WORST_COLUMNS = ["record_id", "source_file", "source_row", "model", "counted", "logged", "delta", "delta_pct"]
+
+CLASSIFIED = """
+CREATE VIEW audited AS SELECT *,
+  CASE WHEN error_code IS NOT NULL OR logged_input_tokens IS NULL OR input_tokens IS NULL THEN 'not_compared'
+       WHEN delta = 0 THEN 'exact'
+       WHEN estimated THEN 'explained'
+       ELSE 'unexplained' END AS class
+FROM rows
+"""
+
+# Token sums and |delta| statistics are over compared records, so delta_sum = logged - counted.
+# Percentiles interpolate linearly between ranks (quantile_cont, like numpy's default).
+GROUPED = """
+SELECT {by},
+  count(*) AS records,
+  count(*) FILTER (class <> 'not_compared') AS compared,
+  count(*) FILTER (class = 'exact') AS exact,
+  count(*) FILTER (class = 'explained') AS explained,
+  count(*) FILTER (class = 'unexplained') AS unexplained,
+  round(100.0 * count(*) FILTER (class = 'exact') / nullif(count(*) FILTER (class <> 'not_compared'), 0), 2)
+    AS exact_pct,
+  sum(input_tokens) FILTER (class <> 'not_compared') AS counted_input_tokens,
+  sum(logged_input_tokens) FILTER (class <> 'not_compared') AS logged_input_tokens,
+  sum(delta) FILTER (class <> 'not_compared') AS delta_sum,
+  quantile_cont(abs(delta), 0.5) FILTER (class <> 'not_compared') AS abs_delta_p50,
+  quantile_cont(abs(delta), 0.95) FILTER (class <> 'not_compared') AS abs_delta_p95,
+  max(abs(delta)) FILTER (class <> 'not_compared') AS abs_delta_max
+FROM audited GROUP BY ALL ORDER BY {by}
+"""
+
+WORST = """
+SELECT record_id, source_file, source_row, model, input_tokens AS counted, logged_input_tokens AS logged, delta,
+       round(delta_pct, 2) AS delta_pct
+FROM audited WHERE class = 'unexplained' ORDER BY abs(delta) DESC, record_id LIMIT {top}
+"""
+
+REASONS = """
+SELECT reason, count(*) AS records, sum(delta) AS delta_sum
+FROM (SELECT unnest(estimate_reasons) AS reason, delta FROM audited WHERE class = 'explained')
+GROUP BY reason ORDER BY records DESC, reason
+"""
+
+
+@dataclass
+class AuditResult:
+    by: list[str]
+    groups: list[dict[str, Any]]
+    worst: list[dict[str, Any]]
+    reasons: list[dict[str, Any]]
+    out: Path
+
+    @property
+    def columns(self) -> list[str]:
+        return [*self.by, *AUDIT_COLUMNS]
+
+
+def run_audit(output: str, by: str = "model", top: int = 20, out: str | None = None) -> AuditResult:
+    con, columns = open_rows(output)
+    names = group_columns(by, columns, output)
+    con.execute(CLASSIFIED)
+    groups = fetch_dicts(con, GROUPED.format(by=quoted(names)))
+    worst = fetch_dicts(con, WORST.format(top=int(top)))
+    reasons = fetch_dicts(con, REASONS)
+    points = fetch_dicts(con, "SELECT model, delta, class FROM audited WHERE class <> 'not_compared'")
+    target = Path(out) if out else Path(output) / "_reports" / "audit"
+    target.mkdir(parents=True, exist_ok=True)
+    result = AuditResult(names, groups, worst, reasons, target)
+    write_csv(target / "audit.csv", result.columns, groups)
+    write_csv(target / "audit_worst.csv", WORST_COLUMNS, worst)
+    delta_strip_chart(points, target / "audit_delta.png")
+    (target / "audit.md").write_text(summary_markdown(result, output))
+    return result
+
+
+
+def summary_markdown(result: AuditResult, output: str) -> str:
+    """The one-minute read: how much is exact, what explains the rest, which records to look at."""
+    total = {k: sum(g[k] or 0 for g in result.groups) for k in ("records", "compared", "exact", "explained",
+                                                                  "unexplained")}
+    exact_pct = 100 * total["exact"] / total["compared"] if total["compared"] else 0.0
+    lines = [f"# Usage audit of `{output}`", "",
+             f"{total['records']:,} records, {total['compared']:,} with logged usage compared: "
+             f"**{total['exact']:,} exact ({exact_pct:.1f}%)**, {total['explained']:,} explained, "
+             f"**{total['unexplained']:,} unexplained**.", "",
+             markdown_table(result.columns, result.groups), ""]
+    if result.reasons:
+        lines += ["## Explained differences (the count is flagged estimated)", "",
+                  markdown_table(["reason", "records", "delta_sum"], result.reasons), ""]
+    if result.worst:
+        lines += ["## Unexplained: look at these first", "",
+                  markdown_table(WORST_COLUMNS, result.worst), "",
+                  f"Open one with `tokcount explain {output} --record RECORD_ID`.", ""]
+    else:
+        lines += ["No unexplained differences.", ""]
+    lines += ["![delta per model](audit_delta.png)", ""]
+    return "\n".join(lines)
+
+
+def print_audit(result: AuditResult) -> None:
+    print(text_table(result.columns, result.groups))
+    print(f"\nwrote {result.out}/audit.csv, audit_worst.csv ({len(result.worst)} unexplained), audit_delta.png, "
+          "audit.md")

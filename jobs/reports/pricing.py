@@ -1,0 +1,137 @@
+"""Effective-dated price files: which price was in force for a model on a day.
+
+Prices change (gpt-4o launched at $5/$15 and was cut to $2.50/$10), so each entry holds from its
+``from`` date (UTC) until the next entry for the same model. A bad entry is reported with its line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from jobs.config import ConfigError
+from tokcount_core import EstimateReason, Registry
+
+PER_TOKEN = pa.decimal128(38, 18)  # USD per token: exact for any price with up to 12 decimals per 1M
+_MILLION = Decimal(1_000_000)
+_HALF = Decimal("0.5")
+
+
+class PriceEntry(BaseModel):
+    """One line of a price file: USD per 1M tokens, in force from ``from`` (UTC)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    model: str = Field(min_length=1, description="a model name, or a family as the registry resolves it")
+    since: date = Field(alias="from")
+    input: Decimal = Field(ge=0, decimal_places=9)
+    cached_input: Decimal | None = Field(None, ge=0, decimal_places=9)
+    output: Decimal = Field(ge=0, decimal_places=9)
+    batch_input: Decimal | None = Field(None, ge=0, decimal_places=9)
+    batch_output: Decimal | None = Field(None, ge=0, decimal_places=9)
+
+    def rates(self) -> dict[str, Decimal]:
+        """Per-token rates with the documented fallbacks: cached at the input price when no cached
+        price; batch at half the list price when no batch price; batch cached at the batch input price."""
+        batch_input = self.batch_input if self.batch_input is not None else self.input * _HALF
+        per_million = {
+            "input": self.input,
+            "cached_input": self.cached_input if self.cached_input is not None else self.input,
+            "output": self.output,
+            "batch_input": batch_input,
+            "batch_cached_input": batch_input,
+            "batch_output": self.batch_output if self.batch_output is not None else self.output * _HALF,
+        }
+        return {name: value / _MILLION for name, value in per_million.items()}
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    entries: tuple[PriceEntry, ...]
+    source: str
+
+    @property
+    def models(self) -> frozenset[str]:
+        return frozenset(e.model for e in self.entries)
+
+    def table(self) -> pa.Table:
+        """One row per entry (model, from, per-token rates), for an as-of join on the record's day."""
+        rows = [{"price_model": e.model, "price_from": e.since, **e.rates()} for e in self.entries]
+        fields = [pa.field("price_model", pa.string()), pa.field("price_from", pa.date32())]
+        fields += [pa.field(name, PER_TOKEN) for name in _RATE_NAMES]
+        return pa.Table.from_pylist(rows, schema=pa.schema(fields))
+
+
+_RATE_NAMES = ("input", "cached_input", "output", "batch_input", "batch_cached_input", "batch_output")
+
+
+def price_key(model: str | None, priced: Container[str], registry: Registry) -> str | None:
+    """The name a model is priced under: its own, else its family's (not for names flagged
+    ``unmapped_model``, such as fine-tuned models, which are priced differently from their family)."""
+    if not model:
+        return None
+    if model in priced:
+        return model
+    try:
+        spec, unverified = registry.resolve(model)
+    except LookupError:
+        return None
+    if spec is None or unverified is EstimateReason.UNMAPPED_MODEL:
+        return None
+    return spec.family if spec.family in priced else None
+
+
+def load_prices(path: str | Path) -> PriceBook:
+    """Read and validate a price file; every problem names the file, line and field."""
+    try:
+        text = Path(path).read_text()
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except OSError as exc:
+        raise ConfigError(f"cannot read price file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"price file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    if isinstance(data, dict) and "pricing" in data and "prices" not in data:
+        raise ConfigError(f"price file {path}: a flat 'pricing:' table (the job config's) has no dates; write "
+                          "it as 'prices:' entries with model, from, input, output (see configs/pricing.yaml)")
+    if not isinstance(data, dict) or set(data) != {"prices"} or not isinstance(data["prices"], list):
+        raise ConfigError(f"price file {path}: expected one top-level key 'prices' holding a list of entries")
+    lines = _item_lines(root)
+    entries: list[PriceEntry] = []
+    seen: dict[tuple[str, date], int] = {}
+    for i, item in enumerate(data["prices"]):
+        where = f"{path}:{lines[i]}: prices[{i}]"
+        try:
+            entry = PriceEntry.model_validate(item)
+        except ValidationError as exc:
+            raise ConfigError(f"{where}: {_describe(exc)}") from None
+        key = (entry.model, entry.since)
+        if key in seen:
+            raise ConfigError(f"{where}: {entry.model} from {entry.since} is already priced on line {seen[key]}")
+        seen[key] = lines[i]
+        entries.append(entry)
+    return PriceBook(tuple(entries), str(path))
+
+
+def _item_lines(root: Any) -> list[int]:
+    """1-based line of each item of the top-level ``prices`` list."""
+    for key, value in root.value:
+        if key.value == "prices":
+            return [node.start_mark.line + 1 for node in value.value]
+    return []
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "entry"
+        parts.append(f"unknown key {where!r}" if err["type"] == "extra_forbidden" else f"{where}: {err['msg']}")
+    return "; ".join(parts)
