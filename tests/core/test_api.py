@@ -462,3 +462,15 @@ def test_an_object_ending_in_an_enum_keeps_the_multi_line_form():
     enum = {"type": "string", "enum": ["a", "b"]}
     assert '(_: {\nn?: number,\ne?: "a" | "b",\n})' in rendered({"n": {"type": "number"}, "e": enum})
     assert '(_: {e?: "a" | "b", n?: number})' in rendered({"e": enum, "n": {"type": "number"}})
+
+
+def test_images_on_gpt52_and_later_are_priced_by_patches_and_flagged():
+    from tokcount_core import ImageHints
+
+    url = "https://example.com/cat.png"
+    hints_body = {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": url}]}]}
+    sized = ImageHints(sizes={url: (512, 512)})
+    new = count({"model": "gpt-5.4-nano", **hints_body}, images=sized)
+    old = count({"model": "gpt-5", **hints_body}, images=sized)
+    assert new.input_tokens_details.image_tokens == 310 and new.estimate_reasons == ["unverified_rule"]
+    assert old.input_tokens_details.image_tokens == 210 and not old.estimated

@@ -22,6 +22,8 @@ def image_segment(ctx: RenderContext, part: ImagePart) -> Segment:
     if formula is None:
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
         return fixed("image", "image (model without a known image formula)", 0)
+    if "image" in ctx.spec.one_app_fields:
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)  # models.py: gpt-5.2+ patches, one app and a forum thread
     detail = part.effective_detail
     if detail not in ("auto", "high", "low"):
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)  # e.g. "original": priced as high, cost not documented
