@@ -474,3 +474,19 @@ def test_images_on_gpt52_and_later_are_priced_by_patches_and_flagged():
     old = count({"model": "gpt-5", **hints_body}, images=sized)
     assert new.input_tokens_details.image_tokens == 310 and new.estimate_reasons == ["unverified_rule"]
     assert old.input_tokens_details.image_tokens == 210 and not old.estimated
+
+
+def test_gpt4o_chat_images_before_2025_07_23_are_flagged():
+    from tokcount_core import ImageHints
+
+    url = "https://example.com/fruit.png"
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What fruit?"}, {"type": "image_url", "image_url": {"url": url}}]}]}
+    sized = ImageHints(sizes={url: (3008, 2000)})
+    early, later = count(body, as_of="2025-04-29", images=sized), count(body, as_of="2025-07-23", images=sized)
+    assert early.input_tokens == later.input_tokens and early.input_tokens_details.image_tokens == 1105
+    assert early.estimate_reasons == ["unverified_rule"] and not later.estimated
+    responses = {"model": "gpt-4o", "input": [{"role": "user", "content": [
+        {"type": "input_text", "text": "What fruit?"}, {"type": "input_image", "image_url": url}]}]}
+    assert not count(responses, as_of="2025-04-29", images=sized).estimated
+    assert not count({**body, "model": "gpt-4.1"}, as_of="2025-04-29", images=sized).estimated
