@@ -490,3 +490,18 @@ def test_gpt4o_chat_images_before_2025_07_23_are_flagged():
         {"type": "input_text", "text": "What fruit?"}, {"type": "input_image", "image_url": url}]}]}
     assert not count(responses, as_of="2025-04-29", images=sized).estimated
     assert not count({**body, "model": "gpt-4.1"}, as_of="2025-04-29", images=sized).estimated
+
+
+def test_an_explicit_null_tool_choice_drops_the_call_id_surcharge_flagged():
+    tools = [{"type": "function", "name": "get_weather", "description": "Get weather",
+              "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}]
+    call = {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}",
+            "id": "fc_1", "status": "completed"}
+    body = {"model": "gpt-4.1", "tools": tools, "input": [
+        {"role": "user", "content": "What's the weather?"}, call,
+        {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}]}
+    absent, auto, null = count(body), count({**body, "tool_choice": "auto"}), count({**body, "tool_choice": None})
+    assert absent.input_tokens == auto.input_tokens == null.input_tokens + 3
+    assert not absent.estimated and not auto.estimated and null.estimate_reasons == ["unverified_rule"]
+    no_id = {**body, "tool_choice": None, "input": [body["input"][0], {**call, "id": None}, body["input"][2]]}
+    assert count(no_id).input_tokens == null.input_tokens and not count(no_id).estimated
