@@ -505,3 +505,16 @@ def test_an_explicit_null_tool_choice_drops_the_call_id_surcharge_flagged():
     assert not absent.estimated and not auto.estimated and null.estimate_reasons == ["unverified_rule"]
     no_id = {**body, "tool_choice": None, "input": [body["input"][0], {**call, "id": None}, body["input"][2]]}
     assert count(no_id).input_tokens == null.input_tokens and not count(no_id).estimated
+
+
+def test_a_response_format_with_definitions_after_other_keys_is_flagged():
+    point = {"type": "object", "properties": {"x": {"type": "number"}}}
+    props = {"points": {"type": "array", "items": {"$ref": "#/$defs/point"}}}
+
+    def body(schema: dict) -> dict:
+        return {"model": "gpt-4o-mini", "input": "hi",
+                "text": {"format": {"type": "json_schema", "name": "chart", "schema": schema}}}
+    first = count(body({"$defs": {"point": point}, "type": "object", "properties": props}))
+    last = count(body({"type": "object", "properties": props, "$defs": {"point": point}}))
+    assert not first.estimated and last.estimate_reasons == ["unverified_rule"]
+    assert not count(body({"type": "object", "properties": {"point": point}})).estimated
