@@ -107,6 +107,14 @@ _PATCH_41_NANO = ImageFormula("patch", numerator=246, denominator=100, offset=2,
 _PATCH_O4_MINI = ImageFormula("patch", numerator=172, denominator=100, offset=1, rounding="ceil")
 _PATCH_5_MINI = ImageFormula("patch", numerator=120, denominator=100, offset=2, rounding="ceil")
 _PATCH_5_NANO = ImageFormula("patch", numerator=1503, denominator=1000, offset=0, rounding="half_up")
+# gpt-5.2 and later are patch models priced like gpt-5-mini, not gpt-5's tiles: OpenAI community
+# forum ("Introducing GPT-5.4 mini and nano", 2026-03) measured 1.2 per patch on gpt-5.2, gpt-5.3-codex,
+# gpt-5.4, -mini and -nano, the same counts as gpt-5-mini at 433 patches, and 2500 patches (not 1536)
+# billed for 1600x1600 in Responses (Chat billed less: not modelled). Reference: ellmer only, 8 cases
+# within 1 of this (gpt-5.4 and gpt-5.6-terra 512x149: 1 under, gpt-5.4-nano 512x512: 1 over; the tiles
+# were 113 over and 101 under): an app-and-forum rule, so such images are flagged (``one_app_fields``).
+_PATCH_GPT52 = ImageFormula("patch", numerator=120, denominator=100, offset=2, rounding="ceil", max_patches=2500)
+_GPT52_IMAGE = dict(image=_PATCH_GPT52, one_app_fields=frozenset({"image"}))
 
 _CL100K = dict(encoding="cl100k_base")
 _CONTENT_ONLY = dict(per_message=0, priming=0, message_headers=False)
@@ -211,24 +219,24 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-5.1-codex", **_REASONING, unverified=True, context_window=400_000, max_output=128_000,
             image=_TILE_GPT5),
     _family("gpt-5.1-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
-    _family("gpt-5.2", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.2", **_REASONING, context_window=400_000, max_output=128_000, **_GPT52_IMAGE),
     _family("gpt-5.2-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
-    _family("gpt-5.3-codex", **_REASONING, context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+    _family("gpt-5.3-codex", **_REASONING, context_window=400_000, max_output=128_000, **_GPT52_IMAGE),
     # gpt-5.4+: a single Responses function_call costs 3 more than on gpt-5 (rule 10). gpt-5.4 in
     # Chat: a tools preamble of 81 (7 of 7 cases; its mini keeps 80, 9 of 9).
     _family("gpt-5.4", **{**_REASONING, "chat_tool_preamble": 81}, responses_call_discount=0,
-            context_window=1_050_000, max_output=128_000, image=_TILE_GPT5),
+            context_window=1_050_000, max_output=128_000, **_GPT52_IMAGE),
     _family("gpt-5.4-mini", **_REASONING, responses_call_discount=0,
-            context_window=400_000, max_output=128_000, image=_TILE_GPT5),
+            context_window=400_000, max_output=128_000, **_GPT52_IMAGE),
     _family("gpt-5.4-nano", **_REASONING, responses_call_discount=0, context_window=400_000,
-            max_output=128_000, image=_TILE_GPT5),
+            max_output=128_000, **_GPT52_IMAGE),
     _family("gpt-5.4-pro", **_REASONING, responses_call_discount=0, context_window=1_050_000,
-            max_output=128_000, image=_TILE_GPT5),
+            max_output=128_000, **_GPT52_IMAGE),
     _family("gpt-5.5", **_REASONING, responses_call_discount=0, context_window=1_050_000,
-            max_output=128_000, image=_TILE_GPT5),
+            max_output=128_000, **_GPT52_IMAGE),
     # gpt-5.6-luna/-sol/-terra: 22 reference cases, exact as gpt-5.6.
     _family("gpt-5.6", **_REASONING, responses_call_discount=0, context_window=1_050_000,
-            max_output=128_000, image=_TILE_GPT5, pro_mode_tokens=1520,
+            max_output=128_000, **_GPT52_IMAGE, pro_mode_tokens=1520,
             variants=frozenset({"luna", "sol", "terra"})),
     # gpt-oss speaks harmony (openai/harmony); counted with its encoding.
     _family("gpt-oss-120b", encoding="o200k_harmony", reasoning=True, priming=2, context_window=131_072,

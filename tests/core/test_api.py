@@ -462,3 +462,59 @@ def test_an_object_ending_in_an_enum_keeps_the_multi_line_form():
     enum = {"type": "string", "enum": ["a", "b"]}
     assert '(_: {\nn?: number,\ne?: "a" | "b",\n})' in rendered({"n": {"type": "number"}, "e": enum})
     assert '(_: {e?: "a" | "b", n?: number})' in rendered({"e": enum, "n": {"type": "number"}})
+
+
+def test_images_on_gpt52_and_later_are_priced_by_patches_and_flagged():
+    from tokcount_core import ImageHints
+
+    url = "https://example.com/cat.png"
+    hints_body = {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": url}]}]}
+    sized = ImageHints(sizes={url: (512, 512)})
+    new = count({"model": "gpt-5.4-nano", **hints_body}, images=sized)
+    old = count({"model": "gpt-5", **hints_body}, images=sized)
+    assert new.input_tokens_details.image_tokens == 310 and new.estimate_reasons == ["unverified_rule"]
+    assert old.input_tokens_details.image_tokens == 210 and not old.estimated
+
+
+def test_gpt4o_chat_images_before_2025_07_23_are_flagged():
+    from tokcount_core import ImageHints
+
+    url = "https://example.com/fruit.png"
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "What fruit?"}, {"type": "image_url", "image_url": {"url": url}}]}]}
+    sized = ImageHints(sizes={url: (3008, 2000)})
+    early, later = count(body, as_of="2025-04-29", images=sized), count(body, as_of="2025-07-23", images=sized)
+    assert early.input_tokens == later.input_tokens and early.input_tokens_details.image_tokens == 1105
+    assert early.estimate_reasons == ["unverified_rule"] and not later.estimated
+    responses = {"model": "gpt-4o", "input": [{"role": "user", "content": [
+        {"type": "input_text", "text": "What fruit?"}, {"type": "input_image", "image_url": url}]}]}
+    assert not count(responses, as_of="2025-04-29", images=sized).estimated
+    assert not count({**body, "model": "gpt-4.1"}, as_of="2025-04-29", images=sized).estimated
+
+
+def test_an_explicit_null_tool_choice_drops_the_call_id_surcharge_flagged():
+    tools = [{"type": "function", "name": "get_weather", "description": "Get weather",
+              "parameters": {"type": "object", "properties": {"location": {"type": "string"}}}}]
+    call = {"type": "function_call", "call_id": "call_1", "name": "get_weather", "arguments": "{}",
+            "id": "fc_1", "status": "completed"}
+    body = {"model": "gpt-4.1", "tools": tools, "input": [
+        {"role": "user", "content": "What's the weather?"}, call,
+        {"type": "function_call_output", "call_id": "call_1", "output": "sunny"}]}
+    absent, auto, null = count(body), count({**body, "tool_choice": "auto"}), count({**body, "tool_choice": None})
+    assert absent.input_tokens == auto.input_tokens == null.input_tokens + 3
+    assert not absent.estimated and not auto.estimated and null.estimate_reasons == ["unverified_rule"]
+    no_id = {**body, "tool_choice": None, "input": [body["input"][0], {**call, "id": None}, body["input"][2]]}
+    assert count(no_id).input_tokens == null.input_tokens and not count(no_id).estimated
+
+
+def test_a_response_format_with_definitions_after_other_keys_is_flagged():
+    point = {"type": "object", "properties": {"x": {"type": "number"}}}
+    props = {"points": {"type": "array", "items": {"$ref": "#/$defs/point"}}}
+
+    def body(schema: dict) -> dict:
+        return {"model": "gpt-4o-mini", "input": "hi",
+                "text": {"format": {"type": "json_schema", "name": "chart", "schema": schema}}}
+    first = count(body({"$defs": {"point": point}, "type": "object", "properties": props}))
+    last = count(body({"type": "object", "properties": props, "$defs": {"point": point}}))
+    assert not first.estimated and last.estimate_reasons == ["unverified_rule"]
+    assert not count(body({"type": "object", "properties": {"point": point}})).estimated

@@ -321,6 +321,16 @@ def test_patch_models_ignore_detail() -> None:
         assert len(costs) == 1
 
 
+def test_gpt52_and_later_are_patch_models_with_a_2500_budget() -> None:
+    # models.py: 1.2 per patch like gpt-5-mini (forum: same counts at 433 patches), not gpt-5's tiles.
+    for model in ("gpt-5.2", "gpt-5.3-codex", "gpt-5.4", "gpt-5.4-mini", "gpt-5.4-nano", "gpt-5.5", "gpt-5.6"):
+        assert tokens(model, 512, 149) == tokens("gpt-5-mini", 512, 149) == 96 + 2  # 16 x 5 patches
+        assert tokens(model, 512, 512) == 308 + 2  # ceil(256 * 1.2); the tiles said 70 + 140
+        assert tokens(model, 1600, 1600) == 3000 + 2  # 50 x 50 = 2500 patches billed, not 1536
+    assert tokens("gpt-5-mini", 1600, 1600) == math.ceil(1521 * 1.2) + 2  # 39 x 39 after the shrink
+    assert tokens("gpt-5", 512, 512) == 70 + 140  # gpt-5 keeps its tiles
+
+
 def test_patch_budget_prefit_to_2048() -> None:
     # 4000x1474 billed 1536 patches (64 x 24) on gpt-4.1-mini (community forum): fitting into
     # 2048x2048 first gives 2048x755 = 64 x 24 patches; the docs' shrink alone would give 1449.

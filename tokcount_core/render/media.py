@@ -22,6 +22,9 @@ def image_segment(ctx: RenderContext, part: ImagePart) -> Segment:
     if formula is None:
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
         return fixed("image", "image (model without a known image formula)", 0)
+    if "image" in ctx.spec.one_app_fields or _early_gpt4o_chat(ctx):
+        # A formula only one app confirms (models.py: gpt-5.2+ patches), or an era that counted otherwise.
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     detail = part.effective_detail
     if detail not in ("auto", "high", "low"):
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)  # e.g. "original": priced as high, cost not documented
@@ -44,6 +47,16 @@ def image_segment(ctx: RenderContext, part: ImagePart) -> Segment:
         return fixed("image", f"image of unknown size, priced as {width}x{height}",
                      media.image_tokens(formula, width, height, detail))
     return fixed("image", "image of unknown size (lower bound)", media.image_tokens(formula, 1, 1, "low"))
+
+
+# gpt-4o Chat images recorded before 2025-07-23 (the first exact one): pydantic-ai's 3008x2000 image
+# after a tool call counted 4 less than the 1105 tiles in 3 of 3 (2025-04-17..04-29), while the same
+# requests in Responses, and later in Chat, are exact. One app, no rule found: flagged.
+_GPT4O_CHAT_IMAGES_EXACT_FROM = date(2025, 7, 23)
+
+
+def _early_gpt4o_chat(ctx: RenderContext) -> bool:
+    return ctx.api == "chat" and ctx.spec.family == "gpt-4o" and ctx.before(_GPT4O_CHAT_IMAGES_EXACT_FROM)
 
 
 def audio_segment(ctx: RenderContext, part: AudioPart) -> Segment:

@@ -44,9 +44,19 @@ def format_block(ctx: RenderContext, response_format: dict[str, Any] | None) -> 
     fmt = json_schema_of(response_format)
     if fmt is None:
         return None
-    if _keywords(fmt[2]) & _STRIPPED_UNVERIFIED:
+    if _keywords(fmt[2]) & _STRIPPED_UNVERIFIED or _late_defs(fmt[2]):
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     return fmt[0], response_format_block(*fmt)
+
+
+def _late_defs(schema: Any) -> bool:
+    """Definitions placed after other keys: activeagent's 2 such schemas (gpt-4o-mini Responses,
+    2025-07/08) count 1 less than written in the order sent, while every schema with ``$defs`` first
+    is exact (mirascope, crewAI, langgraph: 39 of 39). One app: flagged."""
+    if not isinstance(schema, dict):
+        return False
+    keys = list(schema)
+    return any(k in keys[1:] for k in ("$defs", "definitions"))
 
 
 def _strip(node: Any, names: bool = False) -> Any:

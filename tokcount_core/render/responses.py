@@ -94,7 +94,7 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
     if isinstance(items, str):
         message(ctx, "user", items, "input")
     else:
-        _items(ctx, items)
+        _items(ctx, items, ids_charged=not _null_tool_choice(body))
         if fmt_block and any(isinstance(item, FunctionCall) and item.id for item in items):
             # With a response format, requests replaying a call by its ``id`` that are identical up
             # to call ids were counted 195 (25 times), 197 (13) and 194 (1): gpt-4o, mirascope,
@@ -127,7 +127,16 @@ def _hosted_tools(ctx: RenderContext, hosted: list[HostedTool]) -> None:
             ctx.estimate(EstimateReason.HOSTED_TOOL)
 
 
-def _items(ctx: RenderContext, items: list) -> None:
+def _null_tool_choice(body: ResponsesBody) -> bool:
+    """``tool_choice: null`` sent explicitly: a single call's ``id`` then costs nothing (activeagent
+    gpt-4.1, 2025-11-19: 2 of 2 exact without the surcharge, 3 over with it; its requests replaying
+    calls by id under ``auto`` or no choice are exact with it, 18 of 18, two of them the same day).
+    One app shows it: counted, flagged (``_call_adjustment``). Other misses of the surcharge (lmnr-2,
+    otelcontrib-84) have no shape that separates them: server state."""
+    return "tool_choice" in body.model_fields_set and body.tool_choice is None
+
+
+def _items(ctx: RenderContext, items: list, ids_charged: bool = True) -> None:
     spec = ctx.spec
     turns = _turns(items)
     names: dict[str, str] = {}
@@ -153,7 +162,7 @@ def _items(ctx: RenderContext, items: list) -> None:
                     ctx.estimate(EstimateReason.UNVERIFIED_RULE)
             message(ctx, f"functions.{item.name}", body, f"{label}: tool call", framing=6)
             ctx.segments.append(fixed("overhead", f"{label}: Responses call adjustment",
-                                      _call_adjustment(ctx, item, in_run)))
+                                      _call_adjustment(ctx, item, in_run, ids_charged)))
         elif isinstance(item, FunctionCallOutput | CustomToolCallOutput):
             name = names.get(item.call_id, "")
             content, media = split_content(ctx, item.output, label)
@@ -179,15 +188,19 @@ def _is_call(items: list, index: int) -> bool:
     return 0 <= index < len(items) and isinstance(items[index], FunctionCall | CustomToolCall)
 
 
-def _call_adjustment(ctx: RenderContext, item: FunctionCall | CustomToolCall, in_run: bool) -> int:
+def _call_adjustment(ctx: RenderContext, item: FunctionCall | CustomToolCall, in_run: bool,
+                     ids_charged: bool = True) -> int:
     """Rule 7: a Responses call costs Chat's single call - 3, reasoning models Chat's, less their
     ``responses_call_discount`` (rule 10); an ``id`` adds 3 back (on reasoning models too: 2 gpt-5.2
     cases); in a run of 2+ calls: -3 with no ``id`` surcharge, reasoning models included (rubyllm
-    gpt-5-nano runs: 2 of 2 exact; the README's -2 was 1 over per call)."""
+    gpt-5-nano runs: 2 of 2 exact; the README's -2 was 1 over per call). No ``id`` surcharge under
+    an explicit ``tool_choice: null`` (``_null_tool_choice``), flagged."""
     spec = ctx.spec
     if in_run:
         return spec.tool_call_extra - 3
-    with_id = 3 if item.id else 0
+    if item.id and not ids_charged:
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+    with_id = 3 if item.id and ids_charged else 0
     if spec.reasoning:
         return spec.tool_call_extra - spec.responses_call_discount + with_id
     return -3 + with_id
