@@ -114,3 +114,18 @@ def test_array_items_and_object_union_members():
     assert described.estimate_reasons == ["unverified_rule"]
     loose = {"type": "object", "properties": {"arguments": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}
     assert "(_: {arguments?: object})" in rendered(chat("gpt-4o-mini", ASK, tools=[tool(loose)]))
+
+
+def test_a_property_less_object_property_is_left_out_from_2024_02():
+    free_form = {"type": "object", "required": ["city"], "properties": {
+        "city": {"type": "string", "description": "A city."},
+        "extra": {"type": "object", "description": "Anything else.", "additionalProperties": {"type": "string"}}}}
+    body = chat("gpt-4o", ASK, tools=[tool(free_form)])
+    assert "extra" not in rendered(body) and "Anything else" not in rendered(body)
+    described = {"type": "object", "required": ["city"], "properties": {"city": free_form["properties"]["city"]}}
+    assert count(body).input_tokens == count(chat("gpt-4o", ASK, tools=[tool(described)])).input_tokens
+    # The 2023 renderer wrote it in 2023-06 (gpt-fn); between then and 2024-02 nobody knows: flagged.
+    legacy = chat("gpt-3.5-turbo-0613", ASK, tools=[tool(free_form)])
+    assert "extra?: {" in "".join(s.text or "" for s in count(legacy, as_of="2023-06-15", explain=True).segments)
+    assert count(legacy, as_of="2023-10-01").estimate_reasons == ["unverified_rule"]
+    assert not count(legacy, as_of="2024-03-01").estimated

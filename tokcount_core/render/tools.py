@@ -15,6 +15,7 @@ from tokcount_core.render.typescript import (
     SchemaRenderer,
     comment_lines,
     is_comment_free,
+    omitted_property,
     rendered_description,
     resolve_ref,
 )
@@ -125,6 +126,7 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
     spec, limits = ctx.spec, ctx.limits
     legacy = spec.tool_renderer == "2023"
     legacy_defaults = legacy and not ctx.before(LEGACY_DEFAULTS_FROM)
+    omit_bare = not ctx.before(BARE_OBJECTS_OMITTED_FROM)
     # Which unions to flag: every one on a model whose unions are unverified, none on the 2023
     # renderer where the model's legacy shapes are verified, else the shapes the cases contradict.
     if not spec.unions_verified:
@@ -134,7 +136,7 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
     else:
         unions = "some"
     keys = [_definition_key(f) for f in functions]
-    key = (first_flat_multiline, legacy, legacy_defaults, unions, limits.max_depth,
+    key = (first_flat_multiline, legacy, legacy_defaults, omit_bare, unions, limits.max_depth,
            limits.max_items, *keys)
     found = _BLOCKS.get(key)
     if found is None:
@@ -145,7 +147,7 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
             one_line = True
             if multiline_left and isinstance(f, FunctionDef) and is_comment_free(f.parameters):
                 one_line = multiline_left = False
-            text, unverified_text = _tool(f, one_line, legacy, legacy_defaults, limits.max_depth,
+            text, unverified_text = _tool(f, one_line, legacy, legacy_defaults, omit_bare, limits.max_depth,
                                           limits.max_items)
             parts.append(text)
             unverified = unverified or unverified_text
@@ -159,7 +161,9 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
             _BLOCKS.clear()
         _BLOCKS[key] = found
     block, unverified = found
-    if unverified:
+    if unverified or (ctx.before(BARE_OBJECTS_OMITTED_FROM) and not ctx.before(BARE_OBJECTS_SHOWN_UNTIL)
+                      and any(isinstance(f, FunctionDef) and _any_object(f.parameters, _has_omitted_property)
+                              for f in functions)):
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     if any(isinstance(f, FunctionDef) and f.strict and _strict_nullable(k[3], f.parameters)
            for f, k in zip(functions, keys, strict=True)):
@@ -188,7 +192,7 @@ def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
 
 
 def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, legacy_defaults: bool,
-          max_depth: int, max_nodes: int) -> tuple[str, bool]:
+          omit_bare: bool, max_depth: int, max_nodes: int) -> tuple[str, bool]:
     """The tool's text, and whether it used a rendering only one app shows (flagged)."""
     lines = comment_lines(tool.description) if tool.description and tool.description.strip() else []
     if isinstance(tool, CustomDef):
@@ -199,8 +203,8 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, l
     if not params.get("properties"):
         lines.append(f"type {tool.name} = () => any;")
         return "\n".join(lines) + "\n\n", False
-    renderer = (_LegacyRenderer(params, legacy_defaults) if legacy
-                else SchemaRenderer(params, one_line_objects, max_depth, max_nodes))
+    renderer = (_LegacyRenderer(params, legacy_defaults, omit_bare) if legacy
+                else SchemaRenderer(params, one_line_objects, max_depth, max_nodes, omit_bare))
     # A top-level schema title and description are written like a property's (rule 4, rule 10):
     # ``// title`` and, with a description, ``//`` then its lines, just before the ``{``.
     prefix = ""
@@ -223,15 +227,18 @@ class _LegacyRenderer:
     - ``items: {}`` as ``Array<any>`` (2 of 2 cases, 2023-06-15).
     Both are seen in one app only (livingbio/gpt-fn): such schemas are flagged (``_unverified_legacy_shape``)."""
 
-    def __init__(self, root: dict[str, Any], defaults: bool) -> None:
+    def __init__(self, root: dict[str, Any], defaults: bool, omit_bare_objects: bool) -> None:
         self.root = root
         self.defaults = defaults
+        self.omit_bare_objects = omit_bare_objects
 
     def render_object(self, schema: dict[str, Any], indent: int = 0) -> str:
         required = set(schema.get("required") or [])
         lines = []
         for name, prop in (schema.get("properties") or {}).items():
             prop = prop if isinstance(prop, dict) else {}
+            if self.omit_bare_objects and omitted_property(prop):
+                continue
             if isinstance(prop.get("description"), str) and indent < 2:
                 lines.append(f"// {prop['description']}")
             line = f"{name}{'' if name in required else '?'}: {self._type(prop, indent)},"
@@ -262,6 +269,16 @@ class _LegacyRenderer:
 
 # The 2023 renderer shows defaults in recordings from this day on (see _LegacyRenderer).
 LEGACY_DEFAULTS_FROM = date(2023, 12, 19)
+# A property that is an object without properties is left out (typescript.omitted_property) in every
+# recording from this day on; gpt-fn's recordings of 2023-06-15 still write it. Between the two the
+# rendering is unknown: such schemas are flagged.
+BARE_OBJECTS_OMITTED_FROM = date(2024, 2, 13)
+BARE_OBJECTS_SHOWN_UNTIL = date(2023, 6, 16)
+
+
+def _has_omitted_property(node: dict[str, Any]) -> bool:
+    props = node.get("properties")
+    return isinstance(props, dict) and any(omitted_property(p) for p in props.values())
 
 
 def _legacy_default(value: Any) -> str:
