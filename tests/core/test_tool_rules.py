@@ -129,3 +129,11 @@ def test_a_property_less_object_property_is_left_out_from_2024_02():
     assert "extra?: {" in "".join(s.text or "" for s in count(legacy, as_of="2023-06-15", explain=True).segments)
     assert count(legacy, as_of="2023-10-01").estimate_reasons == ["unverified_rule"]
     assert not count(legacy, as_of="2024-03-01").estimated
+
+
+def test_an_open_top_level_object_gets_an_index_signature_flagged():
+    body = chat("gpt-4o", ASK, tools=[tool({**CITY, "additionalProperties": True})])
+    assert "(_: {city: string, [key: string]: any})" in rendered(body)
+    assert count(body).input_tokens == count(chat("gpt-4o", ASK, tools=[tool(CITY)])).input_tokens + 7
+    assert count(body).estimate_reasons == ["unverified_rule"]
+    assert not count(chat("gpt-4o", ASK, tools=[tool({**CITY, "additionalProperties": False})])).estimated
