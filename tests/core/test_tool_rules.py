@@ -137,3 +137,15 @@ def test_an_open_top_level_object_gets_an_index_signature_flagged():
     assert count(body).input_tokens == count(chat("gpt-4o", ASK, tools=[tool(CITY)])).input_tokens + 7
     assert count(body).estimate_reasons == ["unverified_rule"]
     assert not count(chat("gpt-4o", ASK, tools=[tool({**CITY, "additionalProperties": False})])).estimated
+
+
+def test_a_function_result_answering_a_call_costs_like_a_tool_result_flagged():
+    functions = [{"name": "f", "parameters": CITY}]
+    call = {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": '{"city":"Lisbon"}'}}
+    result = {"role": "function", "name": "f", "content": "sunny"}
+    answered = count({"model": "gpt-4o-mini", "messages": [ASK, call, result], "functions": functions})
+    orphan = count({"model": "gpt-4o-mini", "messages": [ASK, result], "functions": functions})
+    bare_call = count({"model": "gpt-4o-mini", "messages": [ASK, call], "functions": functions})
+    assert answered.input_tokens - bare_call.input_tokens == orphan.input_tokens - count(
+        {"model": "gpt-4o-mini", "messages": [ASK], "functions": functions}).input_tokens + 3
+    assert answered.estimate_reasons == ["unverified_rule"] and not orphan.estimated

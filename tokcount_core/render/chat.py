@@ -124,8 +124,16 @@ def _history(ctx: RenderContext, messages: list[ChatMessage]) -> None:
             author = names.get(msg.tool_call_id or "", msg.name or "")
             message(ctx, author, _text_of(ctx, msg, label), f"{label}: tool result", framing=6)
         elif msg.role == "function":
-            # Legacy function results: 3 + t(name) + t(content) (hmarr/openai-chat-tokens, live-validated).
-            message(ctx, msg.name or "", _text_of(ctx, msg, label), f"{label}: function result")
+            # Legacy function results: 3 + t(name) + t(content) (hmarr/openai-chat-tokens, live-validated;
+            # langchaingo gpt-4, langgraph gpt-4-turbo-preview), none of them answering a call in the
+            # history. One that answers a ``function_call`` costs like a tool result, 6 + t(name):
+            # openai-dotnet gpt-4o-mini, 1 of 1 (3 short otherwise), one app: flagged. The 2023
+            # renderer keeps hmarr's 3.
+            answers_call = ctx.spec.tool_renderer != "2023" and msg.name in names.values()
+            if answers_call:
+                ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+            message(ctx, msg.name or "", _text_of(ctx, msg, label), f"{label}: function result",
+                    framing=6 if answers_call else None)
         else:
             _turn(ctx, msg, label, names, parallel_ids)
 
