@@ -149,3 +149,11 @@ def test_a_function_result_answering_a_call_costs_like_a_tool_result_flagged():
     assert answered.input_tokens - bare_call.input_tokens == orphan.input_tokens - count(
         {"model": "gpt-4o-mini", "messages": [ASK], "functions": functions}).input_tokens + 3
     assert answered.estimate_reasons == ["unverified_rule"] and not orphan.estimated
+
+
+def test_a_string_pattern_is_written_after_the_description_and_flagged():
+    named = {"type": "object", "properties": {"name": {"type": "string", "description": "A name.",
+                                                       "pattern": "^[a-z]+$"}}}
+    body = chat("gpt-3.5-turbo", ASK, tools=[tool(named)])
+    assert "// A name.\n// pattern: ^[a-z]+$\nname?: string," in rendered(body)
+    assert count(body).estimate_reasons == ["unverified_rule"]

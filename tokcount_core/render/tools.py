@@ -60,10 +60,11 @@ def _unverified_shape(serialised: bytes, params: dict[str, Any], unions: str, st
     items hold a nullable type list: see ``_strict_nullable``; exact without ``strict``).
     An empty description (``"description": ""``, written by tidyverse/ellmer only) is not rendered,
     not even as ``//`` (typescript.py; 74 ellmer cases gained, none lost), but no other source
-    sends one: flagged. Substring checks on the serialised schema skip the walks for the common
-    shapes."""
+    sends one: flagged. So is a string ``pattern`` (langgraph only, typescript.property_comments).
+    Substring checks on the serialised schema skip the walks for the common shapes."""
     test = _any_union if unions == "all" else _unverified_union
     return bool(b'"description":""' in serialised
+                or (b'"pattern":"' in serialised and _any_object(params, lambda n: isinstance(n.get("pattern"), str)))
                 or (unions != "none" and (b'"anyOf"' in serialised or b'"oneOf"' in serialised)
                     and _any_object(params, test))
                 or (strict and b'"items"' in serialised

@@ -155,6 +155,10 @@ def omitted_property(prop: Any) -> bool:
 
 def property_comments(prop: dict[str, Any]) -> list[str]:
     out = _title_and_description(prop)
+    if isinstance(prop.get("pattern"), str):
+        # ``// pattern: X`` after the description: langgraph's gpt-3.5-turbo ``name`` (2 of 2, 18 short
+        # without it); no other source sends a pattern, so render/tools.py flags it.
+        out.append(f"// pattern: {prop['pattern']}")
     examples = prop.get("examples")
     if isinstance(examples, list) and examples:
         out.append("// Examples:")
