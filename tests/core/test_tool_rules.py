@@ -157,3 +157,12 @@ def test_a_string_pattern_is_written_after_the_description_and_flagged():
     body = chat("gpt-3.5-turbo", ASK, tools=[tool(named)])
     assert "// A name.\n// pattern: ^[a-z]+$\nname?: string," in rendered(body)
     assert count(body).estimate_reasons == ["unverified_rule"]
+
+
+def test_a_union_member_that_is_an_array_of_objects_is_flagged():
+    item = {"type": "object", "title": "Step", "properties": {"text": {"type": "string", "title": "Text"}}}
+    nullable_list = {"type": "object", "properties": {"steps": {"anyOf": [{"type": "array", "items": item},
+                                                                          {"type": "null"}], "default": None}}}
+    assert count(chat("gpt-4o-mini", ASK, tools=[tool(nullable_list)])).estimate_reasons == ["unverified_rule"]
+    plain_list = {"type": "object", "properties": {"steps": {"type": "array", "items": item}}}
+    assert not count(chat("gpt-4o-mini", ASK, tools=[tool(plain_list)])).estimated
