@@ -166,3 +166,12 @@ def test_a_union_member_that_is_an_array_of_objects_is_flagged():
     assert count(chat("gpt-4o-mini", ASK, tools=[tool(nullable_list)])).estimate_reasons == ["unverified_rule"]
     plain_list = {"type": "object", "properties": {"steps": {"type": "array", "items": item}}}
     assert not count(chat("gpt-4o-mini", ASK, tools=[tool(plain_list)])).estimated
+
+
+def test_a_titled_comment_free_object_costs_one_more_in_chat():
+    titled = {**CITY, "title": "Where"}
+    assert "(_: // Where\n{city: string,}) => any;" in rendered(chat("gpt-3.5-turbo", ASK, tools=[tool(titled)]))
+    responses = {"model": "gpt-4o", "input": "Weather in Lisbon?", "tools": [
+        {"type": "function", "name": "f", "description": "Get the weather.", "parameters": titled}]}
+    assert "(_: // Where\n{city: string}) => any;" in "".join(
+        s.text or "" for s in count(responses, api="responses", explain=True).segments)
