@@ -175,3 +175,16 @@ def test_a_titled_comment_free_object_costs_one_more_in_chat():
         {"type": "function", "name": "f", "description": "Get the weather.", "parameters": titled}]}
     assert "(_: // Where\n{city: string}) => any;" in "".join(
         s.text or "" for s in count(responses, api="responses", explain=True).segments)
+
+
+def test_the_2023_renderer_named_choice_and_empty_system_joint():
+    cl100k = get_encoding("cl100k_base")
+    functions = [{"name": "structural_response", "parameters": CITY}]
+    system = {"role": "system", "content": "Be brief."}
+    free = count({"model": "gpt-3.5-turbo-0613", "messages": [system, ASK], "functions": functions})
+    forced = count({"model": "gpt-3.5-turbo-0613", "messages": [system, ASK], "functions": functions,
+                    "function_call": {"name": "structural_response"}})
+    assert forced.input_tokens - free.input_tokens == len(cl100k.encode_ordinary("functions.structural_response")) + 3
+    empty = {"model": "gpt-3.5-turbo-0613", "messages": [{"role": "system", "content": ""}, ASK], "functions": functions}
+    assert "# Tools" in rendered(empty) and "\n\n# Tools" not in rendered(empty)
+    assert count(empty).estimate_reasons == ["unverified_rule"]

@@ -56,8 +56,8 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
         if extra and first is not None:
             head = messages.pop(0)
             content, media = split_content(ctx, head.content, "message 0")
-            message(ctx, head.role, f"{content}\n\n{extra}", "message 0 + tools/format", head.name, media,
-                    tail=(len(content), "tool" if block else "response_format"))
+            message(ctx, head.role, f"{_joint(ctx, content)}{extra}", "message 0 + tools/format", head.name,
+                    media, tail=(len(content), "tool" if block else "response_format"))
         elif extra:
             message(ctx, "system", extra, "tools/format message", category="tool" if block else "response_format")
         if block:
@@ -67,6 +67,16 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice or body.function_call, functions))
     _history(ctx, messages)
     ctx.segments.append(fixed("overhead", "reply priming", spec.priming))
+
+
+def _joint(ctx: RenderContext, content: str) -> str:
+    """The first system message's content and the ``\n\n`` before the tools. An empty one on the 2023
+    renderer goes without it: gpt-fn gpt-3.5-turbo-0613, 1 of 1 (1 over with it), one app: flagged;
+    the current renderer keeps it (activeagent gpt-4o-mini, 9 of 9)."""
+    if not content and ctx.spec.tool_renderer == "2023":
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        return ""
+    return f"{content}\n\n"
 
 
 def _reasoning_preamble(ctx: RenderContext, messages: list[ChatMessage], first: int | None,
