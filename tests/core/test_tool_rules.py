@@ -114,3 +114,77 @@ def test_array_items_and_object_union_members():
     assert described.estimate_reasons == ["unverified_rule"]
     loose = {"type": "object", "properties": {"arguments": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}
     assert "(_: {arguments?: object})" in rendered(chat("gpt-4o-mini", ASK, tools=[tool(loose)]))
+
+
+def test_a_property_less_object_property_is_left_out_from_2024_02():
+    free_form = {"type": "object", "required": ["city"], "properties": {
+        "city": {"type": "string", "description": "A city."},
+        "extra": {"type": "object", "description": "Anything else.", "additionalProperties": {"type": "string"}}}}
+    body = chat("gpt-4o", ASK, tools=[tool(free_form)])
+    assert "extra" not in rendered(body) and "Anything else" not in rendered(body)
+    described = {"type": "object", "required": ["city"], "properties": {"city": free_form["properties"]["city"]}}
+    assert count(body).input_tokens == count(chat("gpt-4o", ASK, tools=[tool(described)])).input_tokens
+    # The 2023 renderer wrote it in 2023-06 (gpt-fn); between then and 2024-02 nobody knows: flagged.
+    legacy = chat("gpt-3.5-turbo-0613", ASK, tools=[tool(free_form)])
+    assert "extra?: {" in "".join(s.text or "" for s in count(legacy, as_of="2023-06-15", explain=True).segments)
+    assert count(legacy, as_of="2023-10-01").estimate_reasons == ["unverified_rule"]
+    assert not count(legacy, as_of="2024-03-01").estimated
+
+
+def test_an_open_top_level_object_gets_an_index_signature_flagged():
+    body = chat("gpt-4o", ASK, tools=[tool({**CITY, "additionalProperties": True})])
+    assert "(_: {city: string, [key: string]: any})" in rendered(body)
+    assert count(body).input_tokens == count(chat("gpt-4o", ASK, tools=[tool(CITY)])).input_tokens + 7
+    assert count(body).estimate_reasons == ["unverified_rule"]
+    assert not count(chat("gpt-4o", ASK, tools=[tool({**CITY, "additionalProperties": False})])).estimated
+
+
+def test_a_function_result_answering_a_call_costs_like_a_tool_result_flagged():
+    functions = [{"name": "f", "parameters": CITY}]
+    call = {"role": "assistant", "content": None, "function_call": {"name": "f", "arguments": '{"city":"Lisbon"}'}}
+    result = {"role": "function", "name": "f", "content": "sunny"}
+    answered = count({"model": "gpt-4o-mini", "messages": [ASK, call, result], "functions": functions})
+    orphan = count({"model": "gpt-4o-mini", "messages": [ASK, result], "functions": functions})
+    bare_call = count({"model": "gpt-4o-mini", "messages": [ASK, call], "functions": functions})
+    assert answered.input_tokens - bare_call.input_tokens == orphan.input_tokens - count(
+        {"model": "gpt-4o-mini", "messages": [ASK], "functions": functions}).input_tokens + 3
+    assert answered.estimate_reasons == ["unverified_rule"] and not orphan.estimated
+
+
+def test_a_string_pattern_is_written_after_the_description_and_flagged():
+    named = {"type": "object", "properties": {"name": {"type": "string", "description": "A name.",
+                                                       "pattern": "^[a-z]+$"}}}
+    body = chat("gpt-3.5-turbo", ASK, tools=[tool(named)])
+    assert "// A name.\n// pattern: ^[a-z]+$\nname?: string," in rendered(body)
+    assert count(body).estimate_reasons == ["unverified_rule"]
+
+
+def test_a_union_member_that_is_an_array_of_objects_is_flagged():
+    item = {"type": "object", "title": "Step", "properties": {"text": {"type": "string", "title": "Text"}}}
+    nullable_list = {"type": "object", "properties": {"steps": {"anyOf": [{"type": "array", "items": item},
+                                                                          {"type": "null"}], "default": None}}}
+    assert count(chat("gpt-4o-mini", ASK, tools=[tool(nullable_list)])).estimate_reasons == ["unverified_rule"]
+    plain_list = {"type": "object", "properties": {"steps": {"type": "array", "items": item}}}
+    assert not count(chat("gpt-4o-mini", ASK, tools=[tool(plain_list)])).estimated
+
+
+def test_a_titled_comment_free_object_costs_one_more_in_chat():
+    titled = {**CITY, "title": "Where"}
+    assert "(_: // Where\n{city: string,}) => any;" in rendered(chat("gpt-3.5-turbo", ASK, tools=[tool(titled)]))
+    responses = {"model": "gpt-4o", "input": "Weather in Lisbon?", "tools": [
+        {"type": "function", "name": "f", "description": "Get the weather.", "parameters": titled}]}
+    assert "(_: // Where\n{city: string}) => any;" in "".join(
+        s.text or "" for s in count(responses, api="responses", explain=True).segments)
+
+
+def test_the_2023_renderer_named_choice_and_empty_system_joint():
+    cl100k = get_encoding("cl100k_base")
+    functions = [{"name": "structural_response", "parameters": CITY}]
+    system = {"role": "system", "content": "Be brief."}
+    free = count({"model": "gpt-3.5-turbo-0613", "messages": [system, ASK], "functions": functions})
+    forced = count({"model": "gpt-3.5-turbo-0613", "messages": [system, ASK], "functions": functions,
+                    "function_call": {"name": "structural_response"}})
+    assert forced.input_tokens - free.input_tokens == len(cl100k.encode_ordinary("functions.structural_response")) + 3
+    empty = {"model": "gpt-3.5-turbo-0613", "messages": [{"role": "system", "content": ""}, ASK], "functions": functions}
+    assert "# Tools" in rendered(empty) and "\n\n# Tools" not in rendered(empty)
+    assert count(empty).estimate_reasons == ["unverified_rule"]

@@ -56,8 +56,8 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
         if extra and first is not None:
             head = messages.pop(0)
             content, media = split_content(ctx, head.content, "message 0")
-            message(ctx, head.role, f"{content}\n\n{extra}", "message 0 + tools/format", head.name, media,
-                    tail=(len(content), "tool" if block else "response_format"))
+            message(ctx, head.role, f"{_joint(ctx, content)}{extra}", "message 0 + tools/format", head.name,
+                    media, tail=(len(content), "tool" if block else "response_format"))
         elif extra:
             message(ctx, "system", extra, "tools/format message", category="tool" if block else "response_format")
         if block:
@@ -67,6 +67,16 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice or body.function_call, functions))
     _history(ctx, messages)
     ctx.segments.append(fixed("overhead", "reply priming", spec.priming))
+
+
+def _joint(ctx: RenderContext, content: str) -> str:
+    """The first system message's content and the ``\n\n`` before the tools. An empty one on the 2023
+    renderer goes without it: gpt-fn gpt-3.5-turbo-0613, 1 of 1 (1 over with it), one app: flagged;
+    the current renderer keeps it (activeagent gpt-4o-mini, 9 of 9)."""
+    if not content and ctx.spec.tool_renderer == "2023":
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        return ""
+    return f"{content}\n\n"
 
 
 def _reasoning_preamble(ctx: RenderContext, messages: list[ChatMessage], first: int | None,
@@ -124,8 +134,16 @@ def _history(ctx: RenderContext, messages: list[ChatMessage]) -> None:
             author = names.get(msg.tool_call_id or "", msg.name or "")
             message(ctx, author, _text_of(ctx, msg, label), f"{label}: tool result", framing=6)
         elif msg.role == "function":
-            # Legacy function results: 3 + t(name) + t(content) (hmarr/openai-chat-tokens, live-validated).
-            message(ctx, msg.name or "", _text_of(ctx, msg, label), f"{label}: function result")
+            # Legacy function results: 3 + t(name) + t(content) (hmarr/openai-chat-tokens, live-validated;
+            # langchaingo gpt-4, langgraph gpt-4-turbo-preview), none of them answering a call in the
+            # history. One that answers a ``function_call`` costs like a tool result, 6 + t(name):
+            # openai-dotnet gpt-4o-mini, 1 of 1 (3 short otherwise), one app: flagged. The 2023
+            # renderer keeps hmarr's 3.
+            answers_call = ctx.spec.tool_renderer != "2023" and msg.name in names.values()
+            if answers_call:
+                ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+            message(ctx, msg.name or "", _text_of(ctx, msg, label), f"{label}: function result",
+                    framing=6 if answers_call else None)
         else:
             _turn(ctx, msg, label, names, parallel_ids)
 

@@ -53,9 +53,11 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
     # The reply is opened as ``assistant to=functions.NAME``, like a tool call in the history (rule 7):
     # t("functions." + name) + 6. That is rule 9's t(name) + 7 when the dot merges into the name's first
     # token ("functions" + ".Reflection"), and t(name) + 8 when it does not ("." + "Grade" + "Documents").
-    # Models on the 2023 tool renderer (gpt-4-0613) keep its t(name) + 4, as hmarr/openai-chat-tokens
-    # measured live in 2023 and the gpt-4 reference cases (2024-2025) show.
+    # Models on the 2023 tool renderer (gpt-4-0613, gpt-3.5-turbo-0613) pay t("functions." + name) + 3:
+    # hmarr/openai-chat-tokens' t(name) + 4 wherever the dot merges into the name (crewAI gpt-4 17 of 17,
+    # mirascope gpt-4 2 of 2), and 1 more where it does not (gpt-fn ``structural_response`` 4 of 4).
     if spec.tool_renderer == "2023":
-        return [text("tool", "tool_choice named function", name), fixed("tool", "tool_choice named framing", 4)]
+        return [text("tool", "tool_choice named function", f"functions.{name}"),
+                fixed("tool", "tool_choice named framing", 3)]
     return [text("tool", "tool_choice named function", f"functions.{name}"),
             fixed("tool", "tool_choice named framing", 6)]

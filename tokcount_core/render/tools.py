@@ -15,6 +15,7 @@ from tokcount_core.render.typescript import (
     SchemaRenderer,
     comment_lines,
     is_comment_free,
+    omitted_property,
     rendered_description,
     resolve_ref,
 )
@@ -59,10 +60,11 @@ def _unverified_shape(serialised: bytes, params: dict[str, Any], unions: str, st
     items hold a nullable type list: see ``_strict_nullable``; exact without ``strict``).
     An empty description (``"description": ""``, written by tidyverse/ellmer only) is not rendered,
     not even as ``//`` (typescript.py; 74 ellmer cases gained, none lost), but no other source
-    sends one: flagged. Substring checks on the serialised schema skip the walks for the common
-    shapes."""
+    sends one: flagged. So is a string ``pattern`` (langgraph only, typescript.property_comments).
+    Substring checks on the serialised schema skip the walks for the common shapes."""
     test = _any_union if unions == "all" else _unverified_union
     return bool(b'"description":""' in serialised
+                or (b'"pattern":"' in serialised and _any_object(params, lambda n: isinstance(n.get("pattern"), str)))
                 or (unions != "none" and (b'"anyOf"' in serialised or b'"oneOf"' in serialised)
                     and _any_object(params, test))
                 or (strict and b'"items"' in serialised
@@ -95,7 +97,16 @@ def _unverified_union(node: dict[str, Any]) -> bool:
             # A member with its own description: 0 of 18 exact (instructor-rb -31, langgraph -18/-19).
             if any(isinstance(m, dict) and "description" in m for m in members):
                 return True
+            # A member that is an array of objects (``Array<{...}> | null``): 0 of 13 exact (langgraph
+            # Outline/WikiSection 3-6 short on gpt-4o, gpt-4o-mini, gpt-3.5-turbo; instructor-rb).
+            if any(isinstance(m, dict) and m.get("type") == "array" and _object_items(m) for m in members):
+                return True
     return False
+
+
+def _object_items(node: dict[str, Any]) -> bool:
+    items = node.get("items")
+    return isinstance(items, dict) and ("properties" in items or "$ref" in items)
 
 
 def _commented_array_items(node: dict[str, Any], root: dict[str, Any]) -> bool:
@@ -125,6 +136,7 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
     spec, limits = ctx.spec, ctx.limits
     legacy = spec.tool_renderer == "2023"
     legacy_defaults = legacy and not ctx.before(LEGACY_DEFAULTS_FROM)
+    omit_bare = not ctx.before(BARE_OBJECTS_OMITTED_FROM)
     # Which unions to flag: every one on a model whose unions are unverified, none on the 2023
     # renderer where the model's legacy shapes are verified, else the shapes the cases contradict.
     if not spec.unions_verified:
@@ -134,7 +146,8 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
     else:
         unions = "some"
     keys = [_definition_key(f) for f in functions]
-    key = (first_flat_multiline, legacy, legacy_defaults, unions, limits.max_depth,
+    chat = ctx.api == "chat"
+    key = (first_flat_multiline, legacy, legacy_defaults, omit_bare, chat, unions, limits.max_depth,
            limits.max_items, *keys)
     found = _BLOCKS.get(key)
     if found is None:
@@ -145,8 +158,8 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
             one_line = True
             if multiline_left and isinstance(f, FunctionDef) and is_comment_free(f.parameters):
                 one_line = multiline_left = False
-            text, unverified_text = _tool(f, one_line, legacy, legacy_defaults, limits.max_depth,
-                                          limits.max_items)
+            text, unverified_text = _tool(f, one_line, legacy, legacy_defaults, omit_bare, chat,
+                                          limits.max_depth, limits.max_items)
             parts.append(text)
             unverified = unverified or unverified_text
         body = "".join(parts)
@@ -159,7 +172,9 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
             _BLOCKS.clear()
         _BLOCKS[key] = found
     block, unverified = found
-    if unverified:
+    if unverified or (ctx.before(BARE_OBJECTS_OMITTED_FROM) and not ctx.before(BARE_OBJECTS_SHOWN_UNTIL)
+                      and any(isinstance(f, FunctionDef) and _any_object(f.parameters, _has_omitted_property)
+                              for f in functions)):
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     if any(isinstance(f, FunctionDef) and f.strict and _strict_nullable(k[3], f.parameters)
            for f, k in zip(functions, keys, strict=True)):
@@ -188,7 +203,7 @@ def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
 
 
 def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, legacy_defaults: bool,
-          max_depth: int, max_nodes: int) -> tuple[str, bool]:
+          omit_bare: bool, chat: bool, max_depth: int, max_nodes: int) -> tuple[str, bool]:
     """The tool's text, and whether it used a rendering only one app shows (flagged)."""
     lines = comment_lines(tool.description) if tool.description and tool.description.strip() else []
     if isinstance(tool, CustomDef):
@@ -199,8 +214,8 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, l
     if not params.get("properties"):
         lines.append(f"type {tool.name} = () => any;")
         return "\n".join(lines) + "\n\n", False
-    renderer = (_LegacyRenderer(params, legacy_defaults) if legacy
-                else SchemaRenderer(params, one_line_objects, max_depth, max_nodes))
+    renderer = (_LegacyRenderer(params, legacy_defaults, omit_bare) if legacy
+                else SchemaRenderer(params, one_line_objects, max_depth, max_nodes, omit_bare))
     # A top-level schema title and description are written like a property's (rule 4, rule 10):
     # ``// title`` and, with a description, ``//`` then its lines, just before the ``{``.
     prefix = ""
@@ -210,7 +225,13 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, l
             prefix += f"// {title}\n" + ("//\n" if isinstance(description, str) else "")
         if isinstance(description, str):
             prefix += "\n".join(comment_lines(description)) + "\n"
-    lines.append(f"type {tool.name} = (_: {prefix}{renderer.render_object(params)}) => any;")
+    body = renderer.render_object(params)
+    if chat and isinstance(params.get("title"), str) and body.startswith("{") and "\n" not in body:
+        # In Chat a titled, otherwise comment-free object costs 1 more than its one-line form, as a
+        # trailing comma would: 3 of 3 (langchainrb, instructor-rb; gpt-3.5-turbo, 2024-04/05). The
+        # multi-line form would be 2 more. Responses writes it plainly (pydantic-ai gpt-4o, 1 of 1).
+        body = body[:-1] + ",}"
+    lines.append(f"type {tool.name} = (_: {prefix}{body}) => any;")
     return "\n".join(lines) + "\n\n", isinstance(renderer, SchemaRenderer) and renderer.unverified
 
 
@@ -223,15 +244,18 @@ class _LegacyRenderer:
     - ``items: {}`` as ``Array<any>`` (2 of 2 cases, 2023-06-15).
     Both are seen in one app only (livingbio/gpt-fn): such schemas are flagged (``_unverified_legacy_shape``)."""
 
-    def __init__(self, root: dict[str, Any], defaults: bool) -> None:
+    def __init__(self, root: dict[str, Any], defaults: bool, omit_bare_objects: bool) -> None:
         self.root = root
         self.defaults = defaults
+        self.omit_bare_objects = omit_bare_objects
 
     def render_object(self, schema: dict[str, Any], indent: int = 0) -> str:
         required = set(schema.get("required") or [])
         lines = []
         for name, prop in (schema.get("properties") or {}).items():
             prop = prop if isinstance(prop, dict) else {}
+            if self.omit_bare_objects and omitted_property(prop):
+                continue
             if isinstance(prop.get("description"), str) and indent < 2:
                 lines.append(f"// {prop['description']}")
             line = f"{name}{'' if name in required else '?'}: {self._type(prop, indent)},"
@@ -262,6 +286,16 @@ class _LegacyRenderer:
 
 # The 2023 renderer shows defaults in recordings from this day on (see _LegacyRenderer).
 LEGACY_DEFAULTS_FROM = date(2023, 12, 19)
+# A property that is an object without properties is left out (typescript.omitted_property) in every
+# recording from this day on; gpt-fn's recordings of 2023-06-15 still write it. Between the two the
+# rendering is unknown: such schemas are flagged.
+BARE_OBJECTS_OMITTED_FROM = date(2024, 2, 13)
+BARE_OBJECTS_SHOWN_UNTIL = date(2023, 6, 16)
+
+
+def _has_omitted_property(node: dict[str, Any]) -> bool:
+    props = node.get("properties")
+    return isinstance(props, dict) and any(omitted_property(p) for p in props.values())
 
 
 def _legacy_default(value: Any) -> str:
