@@ -185,6 +185,7 @@ def test_the_2023_renderer_named_choice_and_empty_system_joint():
     forced = count({"model": "gpt-3.5-turbo-0613", "messages": [system, ASK], "functions": functions,
                     "function_call": {"name": "structural_response"}})
     assert forced.input_tokens - free.input_tokens == len(cl100k.encode_ordinary("functions.structural_response")) + 3
-    empty = {"model": "gpt-3.5-turbo-0613", "messages": [{"role": "system", "content": ""}, ASK], "functions": functions}
+    empty = {"model": "gpt-3.5-turbo-0613", "messages": [{"role": "system", "content": ""}, ASK],
+             "functions": functions}
     assert "# Tools" in rendered(empty) and "\n\n# Tools" not in rendered(empty)
     assert count(empty).estimate_reasons == ["unverified_rule"]
