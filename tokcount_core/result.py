@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-RULES_VERSION = "2026.11.6"
+RULES_VERSION = "2026.12.1"
 
 
 class ErrorCode(StrEnum):

@@ -13,60 +13,60 @@ from tests.core.reference import group, load, source_of
 from tests.core.report import Rows, by_key, evaluate, exact, rates, silent, table
 from tokcount_core import count
 
-# Exact-match floors per group, as reached by rules_version 2026.11.6 (97.4% of all cases).
+# Exact-match floors per group of cases.jsonl.gz, as reached by rules_version 2026.12.1 (97.9%).
 FLOORS = {
-    "chat/images": 0.85,
+    "chat/images": 0.89,
     "chat/json_schema": 0.99,
     "chat/text": 0.99,
     "chat/tool_history": 1.0,
-    "chat/tools": 0.965,
+    "chat/tools": 0.985,
     "responses/images": 1.0,
     "responses/json_schema": 0.78,
     "responses/text": 0.92,
     "responses/tool_history": 1.0,
-    "responses/tools": 0.939,
+    "responses/tools": 0.946,
 }
-OVERALL_FLOOR = 0.97
+OVERALL_FLOOR = 0.979
 
 # (exact floor, unflagged-and-wrong ceiling) per file and per source, as reached by this rules_version.
 # cases2/cases3 hold apps whose traffic the first rules were not derived from. Tighten, never loosen.
 RATE_BOUNDS = {
-    "cases.jsonl.gz": (0.975, 0.012),
-    "cases2.jsonl.gz": (0.962, 0.027),
-    "cases3.jsonl.gz": (0.941, 0.012),
+    "cases.jsonl.gz": (0.979, 0.011),
+    "cases2.jsonl.gz": (0.969, 0.019),
+    "cases3.jsonl.gz": (0.953, 0.005),
     "Arize-ai/openinference": (0.992, 0.008),
     "Future-House/llm-client": (0.999, 0.001),
     "MagnivOrg/prompt-layer-library": (0.999, 0.001),
     "Mirascope/mirascope": (0.943, 0.017),
     "Significant-Gravitas/Auto-GPT-test-cassettes": (0.999, 0.001),
-    "activeagents/activeagent": (0.984, 0.016),
+    "activeagents/activeagent": (0.99, 0.004),
     "alexrudall/ruby-openai": (0.999, 0.001),
     "coder/aibridge": (0.571, 0.429),
-    "crewAIInc/crewAI": (0.985, 0.004),
+    "crewAIInc/crewAI": (0.992, 0.004),
     "crmne/ruby_llm": (0.998, 0.002),
     "elastic/elastic-otel-python-instrumentations": (0.999, 0.001),
     "hmarr/openai-chat-tokens": (0.999, 0.001),
-    "instructor-ai/instructor-rb": (0.749, 0.167),
+    "instructor-ai/instructor-rb": (0.916, 0.001),
     "kokuyouwind/rbs_goose": (0.999, 0.001),
-    "langchain-ai/langgraph": (0.949, 0.009),
+    "langchain-ai/langgraph": (0.963, 0.004),
     "langchain-ai/langsmith-sdk": (0.861, 0.139),
-    "livingbio/gpt-fn": (0.874, 0.126),
+    "livingbio/gpt-fn": (0.999, 0.001),
     "lmnr-ai/lmnr-python": (0.838, 0.065),
     "newrelic/newrelic-python-agent": (0.981, 0.019),
     "open-telemetry/opentelemetry-python-contrib": (0.975, 0.013),
     "openai/openai-cookbook": (0.999, 0.001),
-    "openai/openai-dotnet": (0.97, 0.023),
+    "openai/openai-dotnet": (0.992, 0.001),
     "openai/openai-openapi": (0.333, 0.667),
     "pamelafox/openai-messages-token-helper": (0.999, 0.001),
-    "patterns-ai-core/langchainrb": (-0.001, 1.001),
+    "patterns-ai-core/langchainrb": (0.999, 0.001),
     "patvice/ruby_llm-mcp": (0.89, 0.001),
     "pydantic/logfire": (0.941, 0.059),
-    "pydantic/pydantic-ai": (0.932, 0.053),
+    "pydantic/pydantic-ai": (0.932, 0.046),
     "rosnik-ai/rosnik-python": (0.999, 0.001),
     "simonw/llm": (0.999, 0.001),
     "simonw/llm-openai-plugin": (0.999, 0.001),
     "sublayerapp/sublayer": (0.999, 0.001),
-    "tidyverse/ellmer": (0.941, 0.01),
+    "tidyverse/ellmer": (0.941, 0.006),
     "tmc/langchaingo": (0.967, 0.001),
     "traceloop/openllmetry": (0.999, 0.001),
     "traceloop/openllmetry-js": (0.999, 0.001),
@@ -78,7 +78,6 @@ OUTLIERS = {
     # Recordings that cannot be what the request as stored cost: the evidence for each.
     "noise": {
         "openinference-77": "gpt-4o-mini recorded 2023-12, seven months before the model existed",
-        "otelcontrib-150": "a Responses call recorded 2024-11, before the Responses API existed",
         "pydanticai-211": "gpt-5 recorded 2025-03, before gpt-5 existed (previous_response_id test)",
         "pydanticai-345": "gpt-5 recorded 2025-03, before gpt-5 existed",
         "mirascope-589": "usage reported as 0 input tokens", "mirascope-636": "usage reported as 0",
@@ -100,6 +99,11 @@ OUTLIERS = {
     # (unions, strict arrays of commented objects) are flagged instead (render/tools.py).
     "schema_rendering": {"pydanticai-113": "undated, gpt-4.1-mini, +3", "pydanticai-212": "gpt-5, -3"},
     # March 2025 Responses with tools and o3-mini in that era: too few cases to fit.
+    # From the apps the rules were not derived from (cases2/cases3).
+    "new_apps": {
+        "activeagent-29": "2 parallel calls recorded 2025-11 report 43 of 87: the known 1/k recording artefact",
+        "lmnr-2": "a call replayed by id without its +3; about 100 such calls in 6 apps keep it (server state)",
+    },
     "march_2025_tools": {"pydanticai-340": "o3-mini, 2025-03", "pydanticai-768": "o3-mini, 2025-04",
                          "aibridge-1": "undated gpt-5.4 with tools"},
 }
@@ -158,7 +162,7 @@ def test_every_request_the_api_accepted_is_counted(evaluated):
 def test_the_rest_is_close_flagged_or_explained(evaluated):
     known = set().union(*OUTLIERS.values())
     unexplained = []
-    for case, result in evaluated["cases.jsonl.gz"]:
+    for case, result in (row for rows in evaluated.values() for row in rows):
         want = case["expected_input_tokens"]
         if not silent(case, result):
             continue
