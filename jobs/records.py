@@ -38,8 +38,8 @@ class Layout:
 PRESETS: dict[str, Layout] = {
     "bare": Layout(),
     "wrapped": Layout(),
-    # {"id", "timestamp", "request": {...}, "response": {"usage": {...}}}: a gateway's request log.
-    "log": Layout(request="request", record_id="id", timestamp="timestamp", usage="response.usage"),
+    # {"id", "timestamp", "tenant", "request": {...}, "response": {"usage": {...}}}: a gateway's request log.
+    "log": Layout(request="request", record_id="id", tenant="tenant", timestamp="timestamp", usage="response.usage"),
     "openai_batch_input": Layout(request="body", record_id="custom_id", api_from_url="url", batch=True),
     "openai_batch_output": Layout(
         record_id="custom_id", usage="response.body.usage", batch=True,

@@ -38,16 +38,19 @@ def delta_strip_chart(points: list[dict[str, Any]], path: Path) -> None:
 
 
 def stacked_by_day(rows: list[dict[str, Any]], value: str, path: Path, title: str, ylabel: str) -> None:
-    """``rows`` of (day, model, value): one bar per day, stacked by model."""
+    """``rows`` of (day, model, value): one bar per day, stacked by model, largest first. A model's colour
+    follows from its name's place among the models, so charts drawn from the same rows agree."""
     days = sorted({r["day"] for r in rows})
     by_model: dict[str, dict[str, float]] = defaultdict(dict)
     for r in rows:
         by_model[r["model"] or "(none)"][r["day"]] = float(r[value] or 0)
+    palette = plt.get_cmap("tab20")
+    colours = {model: palette(i % 20) for i, model in enumerate(sorted(by_model))}
     fig, ax = plt.subplots(figsize=(9, 4.2), dpi=110)
     bottom = [0.0] * len(days)
     for model in sorted(by_model, key=lambda m: -sum(by_model[m].values())):
         heights = [by_model[model].get(d, 0.0) for d in days]
-        ax.bar(days, heights, bottom=bottom, label=model)
+        ax.bar(days, heights, bottom=bottom, label=model, color=colours[model])
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     ax.set_title(title)
     ax.set_ylabel(ylabel)

@@ -26,7 +26,8 @@ img { max-width: 100%; margin: .5rem 0 1.5rem; } .note { color: #555; font-size:
 
 
 def money(value: Decimal | None) -> str:
-    return "unpriced" if value is None else f"${value:,.4f}"
+    """Nothing priced in the group shows as a dash; its unpriced_records column says why."""
+    return "–" if value is None else f"${value:,.4f}"
 
 
 def _cell(column: str, value: Any) -> str:
