@@ -8,6 +8,7 @@ the request itself shows is refused: a call answered in an earlier response (``p
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tokcount_core.schema.chat import ChatMessage
@@ -20,17 +21,18 @@ _CLIENT_TOOL_CHOICES = frozenset({"function", "custom"})
 
 def chat_refusal(body: ChatBody) -> str | None:
     """Why the Chat Completions API would refuse ``body``, or None."""
-    names = _tool_names(body.tools or []) | {f.name for f in body.functions or []}
     has_tools = bool(body.tools or body.functions)
     for field, choice in (("tool_choice", body.tool_choice), ("function_call", body.function_call)):
-        if (why := _choice_refusal(field, choice, names, has_tools)) is not None:
+        if choice is not None and (why := _choice_refusal(
+                field, choice, lambda: _tool_names(body.tools or []) | {f.name for f in body.functions or []},
+                has_tools)) is not None:
             return why
     return _orphan_tool_message(body.messages)
 
 
 def responses_refusal(body: ResponsesBody) -> str | None:
     """Why the Responses API would refuse ``body``, or None."""
-    why = _choice_refusal("tool_choice", body.tool_choice, _tool_names(body.tools or []), bool(body.tools))
+    why = _choice_refusal("tool_choice", body.tool_choice, lambda: _tool_names(body.tools or []), bool(body.tools))
     if why is not None or body.previous_response_id or body.conversation:
         return why
     items = body.input if isinstance(body.input, list) else body.messages or []
@@ -58,9 +60,10 @@ def _tool_names(tools: list[Any]) -> set[str]:
     return names
 
 
-def _choice_refusal(field: str, choice: Any, names: set[str], has_tools: bool) -> str | None:
+def _choice_refusal(field: str, choice: Any, names: Callable[[], set[str]], has_tools: bool) -> str | None:
     """A forced tool needs tools, and a named function or custom tool must be among them
-    (``function_call`` names a legacy function by ``{"name": ...}``, with no ``type``)."""
+    (``function_call`` names a legacy function by ``{"name": ...}``, with no ``type``). The tools'
+    names are gathered only for a named choice: most requests name none."""
     if choice is None or choice in ("auto", "none"):
         return None
     client = isinstance(choice, dict) and choice.get("type", "function") in _CLIENT_TOOL_CHOICES
@@ -73,7 +76,7 @@ def _choice_refusal(field: str, choice: Any, names: set[str], has_tools: bool) -
     name = choice.get("name") or (nested.get("name") if isinstance(nested, dict) else None)
     if not isinstance(name, str) or not name:
         return f"{field}: names no {kind}"
-    if name not in names:
+    if name not in names():
         return f"{field}: no {kind} named {name!r} in the request's tools"
     return None
 
@@ -82,8 +85,9 @@ def _orphan_tool_message(messages: list[ChatMessage]) -> str | None:
     """A ``tool`` message must answer a call of an earlier assistant message."""
     called: set[str | None] = set()
     for index, msg in enumerate(messages):
-        called.update(call.id for call in msg.tool_calls or [])
-        if msg.role == "tool" and msg.tool_call_id not in called:
+        if msg.tool_calls:
+            called.update(call.id for call in msg.tool_calls)
+        elif msg.role == "tool" and msg.tool_call_id not in called:
             if msg.tool_call_id is None:
                 return f"messages.{index}.tool_call_id: a tool message needs the id of the call it answers"
             return f"messages.{index}: a tool message answering {msg.tool_call_id!r}, which no earlier " \

@@ -11,6 +11,8 @@ import json
 from datetime import date
 from typing import Any
 
+import orjson
+
 from tokcount_core.render.context import RenderContext
 from tokcount_core.result import EstimateReason
 
@@ -40,13 +42,27 @@ def response_format_block(name: str, description: str | None, schema: Any) -> st
 
 def format_block(ctx: RenderContext, response_format: dict[str, Any] | None) -> tuple[str, str] | None:
     """(name, block) of a Chat ``response_format`` or Responses ``text.format`` holding a JSON schema;
-    flags the count when the schema holds a keyword whose stripping one app alone confirms."""
-    fmt = json_schema_of(response_format)
-    if fmt is None:
+    flags the count when the schema holds a keyword whose stripping one app alone confirms. Logged
+    traffic repeats its formats, so each is rendered once per process."""
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
         return None
-    if _keywords(fmt[2]) & _STRIPPED_UNVERIFIED or _late_defs(fmt[2]):
+    key = orjson.dumps(response_format)
+    found = _BLOCKS.get(key)
+    if found is None:
+        fmt = json_schema_of(response_format)
+        if fmt is None:
+            return None
+        unverified = bool(_keywords(fmt[2]) & _STRIPPED_UNVERIFIED) or _late_defs(fmt[2])
+        if len(_BLOCKS) >= _MAX_BLOCKS:
+            _BLOCKS.clear()
+        found = _BLOCKS[key] = (fmt[0], response_format_block(*fmt), unverified)
+    if found[2]:
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
-    return fmt[0], response_format_block(*fmt)
+    return found[0], found[1]
+
+
+_MAX_BLOCKS = 1024
+_BLOCKS: dict[bytes, tuple[str, str, bool]] = {}
 
 
 def _late_defs(schema: Any) -> bool:
