@@ -30,7 +30,7 @@ NO_LIMIT = 2**62  # the job's kept/rejected split needs a bound: a model without
 # How preference (DPO) examples are rendered and billed is not documented (finetune_facts.md §2.4:
 # "DPO training price: not found"): their counts are flagged with this reason.
 DPO_UNCONFIRMED = "dpo_unconfirmed"
-_MESSAGE = re.compile(r"message (\d+):")
+_MESSAGE = re.compile(r"message (\d+)[: ]")
 _BODY_KEYS = ("tools", "parallel_tool_calls", "functions")
 
 
@@ -91,13 +91,12 @@ class ExampleCounter(RowCounter):
 
 
 def _message_tokens(res: CountResult, indexes: set[int]) -> int:
-    """Tokens of the messages at ``indexes``, from the core's labelled segments ("message 4: ...")."""
-    total = 0
-    for segment in res.segments or ():
-        found = _MESSAGE.match(segment.label)
-        if found and int(found.group(1)) in indexes:
-            total += segment.tokens
-    return total
+    """Tokens of the messages at ``indexes``, from the core's labelled segments. ``render/chat.py``
+    numbers the history from 1 ("message 3: content" is ``messages[2]``), but from 0 after it took
+    a leading system message apart to merge the tools into it (labelled "message 0 + tools")."""
+    segments = [(_MESSAGE.match(s.label + ":"), s.tokens) for s in res.segments or ()]
+    offset = 0 if any(found and found.group(1) == "0" for found, _ in segments) else 1
+    return sum(tokens for found, tokens in segments if found and int(found.group(1)) - offset in indexes)
 
 
 def _parse(raw: bytes, max_bytes: int | None) -> Any:
