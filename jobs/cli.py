@@ -47,6 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--epochs", type=int, help="epochs (default: the cookbook's, from the dataset size)")
     finetune.add_argument("--max-example-tokens", type=int, help="override the model's training-example limit")
     finetune.add_argument("--pricing", help="price file with training prices (see configs/pricing.yaml)")
+    batch = sub.add_parser("batch", help="write Batch API input files split by requests, bytes and exact tokens")
+    add_job_arguments(batch)
+    batch.add_argument("--model", required=True, help="model for records without one")
+    batch.add_argument("--endpoint", help="/v1/responses or /v1/chat/completions (default: each record's API)")
+    batch.add_argument("--max-requests", type=int, default=50_000, help="lines per file (default: 50000)")
+    batch.add_argument("--max-bytes", default="200MB", help="bytes per file (default: 200MB)")
+    batch.add_argument("--max-enqueued-tokens", type=int, help="input tokens per file (your tier's batch queue limit)")
+    batch.add_argument("--pricing", help="price file for batch input prices (see configs/pricing.yaml)")
     serve = sub.add_parser("serve", help="answer /v1/responses/input_tokens and /v1/count_tokens over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
@@ -150,6 +158,17 @@ def run_finetune(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_batch(args: argparse.Namespace) -> int:
+    from jobs.datasets.batch_files import BatchOptions, parse_size, plan_table, run_batch
+
+    inputs, output = split_paths(args)
+    options = BatchOptions(args.model, args.endpoint, args.max_requests, parse_size(args.max_bytes),
+                           args.max_enqueued_tokens, args.pricing)
+    plan = run_batch(inputs, output, job_config_from_args(args), options, overwrite=args.overwrite, log=job_log(args))
+    print(plan_table(plan), end="")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -174,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "finetune":
             return run_finetune(args)
+        if args.command == "batch":
+            return run_batch(args)
         if args.command == "serve":
             from jobs.server import run_serve
 
