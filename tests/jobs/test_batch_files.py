@@ -95,3 +95,22 @@ def test_mixed_models_and_apis_grouped_one_model_per_file(tmp_path: Path) -> Non
 
 def test_parse_size() -> None:
     assert parse_size("200MB") == 200_000_000 and parse_size("1MiB") == 2**20 and parse_size("512") == 512
+
+
+def test_readme_batch_command_on_the_sample(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import contextlib
+    import io
+
+    from jobs.cli import main
+    from tests.jobs.conftest import REPO
+    from tests.jobs.test_finetune import readme_block
+
+    monkeypatch.chdir(REPO)
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main(["batch", "data/sample/finetune-000.jsonl.gz", str(tmp_path / "batch"), "--model", "gpt-4o-mini",
+                     "--max-enqueued-tokens", "4000", "--pricing", "configs/pricing.yaml", "--quiet"]) == 0
+    assert stdout.getvalue() == readme_block("batch output")
+    files = sorted((tmp_path / "batch").glob("gpt-*.jsonl"))
+    ids = [line["custom_id"] for f in files for line in lines(tmp_path / "batch", f.name)]
+    assert ids == [f"data/sample/finetune-000.jsonl.gz:{i}" for i in range(80)]
