@@ -175,3 +175,14 @@ def test_readme_finetune_command_on_the_sample(tmp_path: Path, monkeypatch: pyte
     assert shown == readme_block("finetune output")
     cookbook = cookbook_numbers(read_jsonl(SAMPLE / "finetune-000.jsonl.gz"))
     assert f"| billed tokens | {cookbook['billed_tokens']:,} |" in readme_block("cookbook comparison")
+
+
+def test_ray_engine_gives_the_same_rows_and_summary(tmp_path: Path, ray_session) -> None:
+    data = write_jsonl(tmp_path / "ft.jsonl", GOOD + list(BAD.values()))
+    options = FinetuneOptions("gpt-4o-mini")
+    local = run_finetune([str(data)], str(tmp_path / "local"), JobConfig(), options, log=lambda _: None)
+    on_ray = run_finetune([str(data)], str(tmp_path / "ray"), JobConfig().with_updates(**{"execution.force_ray": True}),
+                          options, log=lambda _: None)
+    assert on_ray == local
+    assert json.loads((tmp_path / "ray" / "_manifest.json").read_text())["run"]["engine"] == "ray"
+    assert read_output(tmp_path / "ray").drop(["record"]).equals(read_output(tmp_path / "local").drop(["record"]))
