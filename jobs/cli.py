@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
@@ -41,6 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--since", type=date.fromisoformat, help="first UTC day (YYYY-MM-DD)")
     report.add_argument("--until", type=date.fromisoformat, help="last UTC day (YYYY-MM-DD), inclusive")
     report.add_argument("--out", help="report directory (default: OUTPUT/_reports/cost)")
+    finetune = sub.add_parser("finetune", help="check and count a fine-tuning dataset; epochs, billed tokens, cost")
+    add_job_arguments(finetune)
+    finetune.add_argument("--model", required=True, help="the model to fine-tune")
+    finetune.add_argument("--epochs", type=int, help="epochs (default: the cookbook's, from the dataset size)")
+    finetune.add_argument("--max-example-tokens", type=int, help="override the model's training-example limit")
+    finetune.add_argument("--pricing", help="price file with training prices (see configs/pricing.yaml)")
+    batch = sub.add_parser("batch", help="write Batch API input files split by requests, bytes and exact tokens")
+    add_job_arguments(batch)
+    batch.add_argument("--model", required=True, help="model for records without one")
+    batch.add_argument("--endpoint", help="/v1/responses or /v1/chat/completions (default: each record's API)")
+    batch.add_argument("--max-requests", type=int, default=50_000, help="lines per file (default: 50000)")
+    batch.add_argument("--max-bytes", default="200MB", help="bytes per file (default: 200MB)")
+    batch.add_argument("--max-enqueued-tokens", type=int, help="input tokens per file (your tier's batch queue limit)")
+    batch.add_argument("--pricing", help="price file for batch input prices (see configs/pricing.yaml)")
     serve = sub.add_parser("serve", help="answer /v1/responses/input_tokens and /v1/count_tokens over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
@@ -49,15 +63,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_count_arguments(p: argparse.ArgumentParser) -> None:
+def add_job_arguments(p: argparse.ArgumentParser) -> None:
+    """What every command running the job takes: inputs, output, config, engine, resume."""
     p.add_argument("paths", nargs="+", metavar="INPUT... OUTPUT",
                    help="input files, directories or globs (local or URI), then the output directory")
     p.add_argument("--config", help="YAML job config (see configs/)")
+    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
+    p.add_argument("--overwrite", action="store_true", help="discard earlier results in OUTPUT")
+    engine = p.add_mutually_exclusive_group()
+    engine.add_argument("--force-ray", action="store_true", default=None, help="use Ray for small inputs too")
+    engine.add_argument("--in-process", action="store_true", help="never use Ray")
+    p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+
+
+def add_count_arguments(p: argparse.ArgumentParser) -> None:
+    add_job_arguments(p)
     p.add_argument("--model", help="default model for records without one")
     p.add_argument("--format", help="input format preset (default: detect per record)")
     p.add_argument("--api", help="force chat, responses, bifrost or completions")
-    p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
-    p.add_argument("--overwrite", action="store_true", help="discard earlier results in OUTPUT")
     p.add_argument("--verify-inputs", action="store_true", default=None,
                    help="on resume, re-hash inputs rather than trust their size and mtime")
     p.add_argument("--usage-from", action="append", metavar="BATCH_OUTPUT",
@@ -66,21 +89,22 @@ def add_count_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-record", action="store_true", default=None, help="add the input line as 'record'")
     p.add_argument("--tokens", action="store_true", default=None, help="add token ids as 'tokens'")
     p.add_argument("--context", action="store_true", default=None, help="add context_window and fits_context")
-    engine = p.add_mutually_exclusive_group()
-    engine.add_argument("--force-ray", action="store_true", default=None, help="use Ray for small inputs too")
-    engine.add_argument("--in-process", action="store_true", help="never use Ray")
-    p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+
+
+def job_config_from_args(args: argparse.Namespace) -> JobConfig:
+    """The config file with the engine flags every job command takes."""
+    return load_config(args.config).with_updates(**{
+        "execution.force_ray": args.force_ray, "execution.address": args.address,
+        "execution.small_input_bytes": 2**62 if args.in_process else None,
+    })
 
 
 def config_from_args(args: argparse.Namespace) -> JobConfig:
-    config = load_config(args.config)
-    return config.with_updates(**{
+    return job_config_from_args(args).with_updates(**{
         "model": args.model, "format": args.format, "api": args.api, "usage_from": args.usage_from,
         "output.max_input_tokens": args.max_input_tokens, "output.keep_record": args.keep_record,
         "output.tokens": args.tokens, "output.context": args.context,
-        "execution.force_ray": args.force_ray, "execution.address": args.address,
         "execution.verify_inputs": args.verify_inputs,
-        "execution.small_input_bytes": 2**62 if args.in_process else None,
     })
 
 
@@ -100,16 +124,48 @@ def summary_line(manifest: dict[str, Any]) -> str:
     return line
 
 
-def run_count(args: argparse.Namespace) -> int:
-    from jobs.pipeline import log_stderr, run_job
-
+def split_paths(args: argparse.Namespace) -> tuple[list[str], str]:
     if len(args.paths) < 2:
         raise ConfigError("need at least one INPUT and an OUTPUT")
     *inputs, output = args.paths
+    return inputs, output
+
+
+def job_log(args: argparse.Namespace) -> Callable[[str], None]:
+    from jobs.pipeline import log_stderr
+
+    return (lambda _msg: None) if args.quiet else log_stderr
+
+
+def run_count(args: argparse.Namespace) -> int:
+    from jobs.pipeline import run_job
+
+    inputs, output = split_paths(args)
     config = config_from_args(args)
-    result = run_job(inputs, output, config, overwrite=args.overwrite,
-                     log=(lambda _msg: None) if args.quiet else log_stderr)
+    result = run_job(inputs, output, config, overwrite=args.overwrite, log=job_log(args))
     print(summary_line(result.manifest))
+    return 0
+
+
+def run_finetune(args: argparse.Namespace) -> int:
+    from jobs.datasets.finetune import FinetuneOptions, print_summary, run_finetune
+
+    inputs, output = split_paths(args)
+    options = FinetuneOptions(args.model, args.epochs, args.max_example_tokens, args.pricing)
+    summary = run_finetune(inputs, output, job_config_from_args(args), options, overwrite=args.overwrite,
+                           log=job_log(args))
+    print_summary(summary, output)
+    return 0
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    from jobs.datasets.batch_files import BatchOptions, parse_size, plan_table, run_batch
+
+    inputs, output = split_paths(args)
+    options = BatchOptions(args.model, args.endpoint, args.max_requests, parse_size(args.max_bytes),
+                           args.max_enqueued_tokens, args.pricing)
+    plan = run_batch(inputs, output, job_config_from_args(args), options, overwrite=args.overwrite, log=job_log(args))
+    print(plan_table(plan), end="")
     return 0
 
 
@@ -135,6 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_report(run_report(args.output, args.pricing, by=args.by, since=args.since, until=args.until,
                                     out=args.out))
             return 0
+        if args.command == "finetune":
+            return run_finetune(args)
+        if args.command == "batch":
+            return run_batch(args)
         if args.command == "serve":
             from jobs.server import run_serve
 

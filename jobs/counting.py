@@ -32,10 +32,15 @@ class RowCounter:
         self.image_sizer = ImageSizer(config.media)
         self.unwrapper = Unwrapper(config)
         self.registry, self.limits = core_settings(config)
-        self.schema = output_schema(config, self.unwrapper.columns)
+        self.schema = self.schema_for(config)
         self._batch_schema = self.schema.append(INTERNAL_COLUMNS[0]).append(INTERNAL_COLUMNS[1])
         self._max_bytes = getattr(self.limits, "max_record_bytes", None)
         self.has_day = "day" in self.schema.names
+
+    @classmethod
+    def schema_for(cls, config: JobConfig) -> pa.Schema:
+        """The rows' schema; a subclass adding columns (``jobs.datasets``) extends it."""
+        return output_schema(config, Unwrapper(config).columns)
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         files = batch.column("source_file").to_pylist()

@@ -21,8 +21,7 @@ from jobs.batch_usage import Usage, load_batch_usage
 from jobs.config import JobConfig
 from jobs.counting import RowCounter
 from jobs.manifest import build_manifest
-from jobs.output import OutputDir, Router, ShardWriter, output_schema
-from jobs.records import Unwrapper
+from jobs.output import OutputDir, Router, ShardWriter
 from jobs.sources import Shard, list_shards, make_datasource, read_blocks
 
 Log = Callable[[str], None]
@@ -60,7 +59,8 @@ def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: p
 
 
 def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pafs.FileSystem | None = None,
-            overwrite: bool = False, log: Log = log_stderr) -> JobResult:
+            overwrite: bool = False, log: Log = log_stderr, counter: type[RowCounter] = RowCounter) -> JobResult:
+    """``counter`` turns lines into rows: ``RowCounter``, or a subclass with more columns (``jobs.datasets``)."""
     started = time.time()
     plan = plan_job(inputs, output, config, filesystem=filesystem, overwrite=overwrite)
     todo_bytes = sum(s.size for s in plan.todo)
@@ -75,7 +75,7 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
         log(f"tokcount: warning: {marker['input']['uri']} is not among the inputs (deleted or renamed?) but its "
             f"rows are still in OUTPUT ({', '.join(marker['outputs'])}); delete them or rerun with --overwrite")
 
-    schema = output_schema(config, Unwrapper(config).columns)
+    schema = counter.schema_for(config)
     markers: dict[str, dict[str, Any]] = {}
 
     def finished(shard: Shard, marker: dict[str, Any]) -> None:
@@ -88,7 +88,8 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
         plan.out.discard(shard)
     router = Router(lambda s: ShardWriter(plan.out, s, schema, config, plan.fingerprint), plan.todo, finished)
     usage = load_batch_usage(config.usage_from, filesystem)
-    batches = _ray_batches(plan.todo, config, usage) if use_ray else _local_batches(plan.todo, config, usage)
+    batches = (_ray_batches(plan.todo, config, usage, counter) if use_ray
+               else _local_batches(plan.todo, config, usage, counter))
     for batch in batches:
         router.feed(batch)
     router.finish_empty()
@@ -118,8 +119,9 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     return JobResult(manifest=manifest, output=output)
 
 
-def _local_batches(shards: list[Shard], config: JobConfig, usage: dict[str, Usage]) -> Iterator[pa.Table]:
-    counter = RowCounter(config, usage)
+def _local_batches(shards: list[Shard], config: JobConfig, usage: dict[str, Usage],
+                   counter_cls: type[RowCounter]) -> Iterator[pa.Table]:
+    counter = counter_cls(config, usage)
     for shard in shards:
         for block in read_blocks(shard, config.execution.lines_per_block):
             yield counter(block)
@@ -146,7 +148,8 @@ def actor_pool_size(total_cpus: float, requested: int | None) -> tuple[int, floa
     return actors, round(per_actor, 2)
 
 
-def _ray_batches(shards: list[Shard], config: JobConfig, usage: dict[str, Usage]) -> Iterator[pa.Table]:
+def _ray_batches(shards: list[Shard], config: JobConfig, usage: dict[str, Usage],
+                 counter: type[RowCounter]) -> Iterator[pa.Table]:
     import ray
 
     ensure_ray(config.execution.address)
@@ -155,7 +158,7 @@ def _ray_batches(shards: list[Shard], config: JobConfig, usage: dict[str, Usage]
     actors, per_actor = actor_pool_size(ray.cluster_resources().get("CPU", 1.0), config.execution.actors)
     ds = ray.data.read_datasource(make_datasource(shards, config.execution.lines_per_block),
                                   override_num_blocks=len(shards), num_cpus=READ_TASK_CPUS)
-    ds = ds.map_batches(RowCounter, fn_constructor_kwargs={"config": config, "usage": usage}, batch_format="pyarrow",
+    ds = ds.map_batches(counter, fn_constructor_kwargs={"config": config, "usage": usage}, batch_format="pyarrow",
                         batch_size=config.execution.batch_size, num_cpus=per_actor,
                         compute=ray.data.ActorPoolStrategy(size=actors))
     yield from ds.iter_batches(batch_size=None, batch_format="pyarrow")

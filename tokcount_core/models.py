@@ -82,6 +82,9 @@ class ModelSpec:
     # Name suffixes (``gpt-5.6-luna``) the reference cases show counting exactly like the family;
     # any other unknown suffix is counted by the family's rules and flagged.
     variants: frozenset[str] = frozenset()
+    # Longest fine-tuning example (tokens), where OpenAI states one: the fine-tuning guide's "Training
+    # examples context length" (/work/shared/facts/finetune_facts.md §2). None: not stated.
+    training_example_limit: int | None = None
 
 
 # Aliases that pointed at an older snapshot until a date (OpenAI's model deprecation page: the
@@ -131,12 +134,13 @@ def _family(name: str, **kw: Any) -> ModelSpec:
 
 FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     # gpt-3.5 / gpt-4 (cl100k). gpt-3.5-turbo-0301: 4 per message, a name costs t(name) - 1 (cookbook).
-    _family("gpt-3.5-turbo", **_CL100K, context_window=16_385, max_output=4_096),
+    _family("gpt-3.5-turbo", **_CL100K, context_window=16_385, max_output=4_096, training_example_limit=16_385),
     _family("gpt-3.5-turbo-0301", **_CL100K, per_message=4, per_name=-1,
             context_window=4_096, max_output=4_096),
     _family("gpt-3.5-turbo-16k", **_CL100K, context_window=16_385, max_output=4_096),
     # The -0613 snapshots rendered functions like gpt-4-0613 (the 2023 renderer, rule 10).
-    _family("gpt-3.5-turbo-0613", **_CL100K, tool_renderer="2023", context_window=4_096, max_output=4_096),
+    _family("gpt-3.5-turbo-0613", **_CL100K, tool_renderer="2023", context_window=4_096, max_output=4_096,
+            training_example_limit=4_096),
     _family("gpt-3.5-turbo-16k-0613", **_CL100K, tool_renderer="2023", context_window=16_385,
             max_output=4_096),
     # Legacy Completions models (encodings per tiktoken's model.py MODEL_TO_ENCODING; context windows
@@ -165,9 +169,9 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     # snapshots) is exact with " | " in 29 cases and with "|" in 5; deepwiki's string|string[]
     # (pydantic-ai, 3 cases, 2026) only with "|". crewAI's object|null, once read as "|", is
     # ``object`` (render/typescript.py). Counted with " | " like every other model, and flagged.
-    _family("gpt-4o", **_O200K, image=_TILE_4O, unions_verified=False),
+    _family("gpt-4o", **_O200K, image=_TILE_4O, unions_verified=False, training_example_limit=65_536),
     _family("chatgpt-4o-latest", **_O200K, image=_TILE_4O),
-    _family("gpt-4o-mini", **_O200K, image=_TILE_4O_MINI),
+    _family("gpt-4o-mini", **_O200K, image=_TILE_4O_MINI, training_example_limit=65_536),
     _family("gpt-4o-audio-preview", **_O200K, image=_TILE_4O),
     _family("gpt-4o-mini-audio-preview", **_O200K, image=_TILE_4O_MINI),
     _family("gpt-audio", **_O200K, image=_TILE_4O),

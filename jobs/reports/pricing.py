@@ -37,6 +37,9 @@ class PriceEntry(BaseModel):
     output: Decimal = Field(ge=0, decimal_places=9)
     batch_input: Decimal | None = Field(None, ge=0, decimal_places=9)
     batch_output: Decimal | None = Field(None, ge=0, decimal_places=9)
+    # Fine-tuning training, USD per 1M trained tokens (OpenAI's pricing page, "Fine-tuning";
+    # /work/shared/facts/finetune_facts.md §3). Used by ``tokcount finetune``.
+    training: Decimal | None = Field(None, ge=0, decimal_places=9)
 
     def rates(self) -> dict[str, Decimal]:
         """Per-token rates with the documented fallbacks: cached at the input price when no cached
@@ -61,6 +64,12 @@ class PriceBook:
     @property
     def models(self) -> frozenset[str]:
         return frozenset(e.model for e in self.entries)
+
+    def in_force(self, model: str, day: date, registry: Registry, field: str = "input") -> PriceEntry | None:
+        """The entry pricing ``model`` (its name, else its family) on ``day`` that has ``field`` set."""
+        key = price_key(model, self.models, registry)
+        dated = [e for e in self.entries if e.model == key and e.since <= day and getattr(e, field) is not None]
+        return max(dated, key=lambda e: e.since, default=None)
 
     def table(self) -> pa.Table:
         """One row per entry (model, from, per-token rates), for an as-of join on the record's day."""
