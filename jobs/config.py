@@ -131,10 +131,13 @@ class JobConfig(_Strict):
             Limits(**self.limits)
         return self
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, rows: str = "") -> str:
         """Hash of everything that changes output rows (not execution knobs): a changed config
-        invalidates finished shards on resume."""
+        invalidates finished shards on resume. ``rows`` names another kind of row (``tokcount
+        finetune``'s), so a shard counted by one command is not taken as done by another."""
         data = self.model_dump(mode="json", exclude={"execution"})
+        if rows:
+            data["rows"] = rows
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
 
     def with_updates(self, **updates: Any) -> JobConfig:

@@ -48,12 +48,12 @@ class Plan:
 
 
 def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pafs.FileSystem | None = None,
-             overwrite: bool = False) -> Plan:
+             overwrite: bool = False, counter: type[RowCounter] = RowCounter) -> Plan:
     """Every fatal check (inputs exist, output writable) happens here, before any counting."""
     shards = list_shards(inputs, filesystem)
     out = OutputDir(output, filesystem)
     out.prepare(overwrite)
-    fingerprint = config.fingerprint()
+    fingerprint = config.fingerprint("" if counter is RowCounter else counter.__name__)
     todo = [s for s in shards if not out.is_done(s, fingerprint, config.execution.verify_inputs)]
     return Plan(shards, todo, out, fingerprint)
 
@@ -62,7 +62,7 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
             overwrite: bool = False, log: Log = log_stderr, counter: type[RowCounter] = RowCounter) -> JobResult:
     """``counter`` turns lines into rows: ``RowCounter``, or a subclass with more columns (``jobs.datasets``)."""
     started = time.time()
-    plan = plan_job(inputs, output, config, filesystem=filesystem, overwrite=overwrite)
+    plan = plan_job(inputs, output, config, filesystem=filesystem, overwrite=overwrite, counter=counter)
     todo_bytes = sum(s.size for s in plan.todo)
     small = todo_bytes < config.execution.small_input_bytes
     use_ray = bool(plan.todo) and (config.execution.force_ray or not small)

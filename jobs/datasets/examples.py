@@ -18,6 +18,7 @@ from jobs.config import JobConfig
 from jobs.counting import RowCounter, _fail
 from jobs.datasets.checks import check_example, example_kind
 from tokcount_core import CountResult, ErrorCode, count
+from tokcount_core.result import EstimateReason
 
 EXAMPLE_FIELDS = (
     pa.field("kind", pa.string()),
@@ -27,9 +28,6 @@ EXAMPLE_FIELDS = (
     pa.field("problems", pa.list_(pa.string())),
 )
 NO_LIMIT = 2**62  # the job's kept/rejected split needs a bound: a model without a stated limit keeps all
-# How preference (DPO) examples are rendered and billed is not documented (finetune_facts.md §2.4:
-# "DPO training price: not found"): their counts are flagged with this reason.
-DPO_UNCONFIRMED = "dpo_unconfirmed"
 _MESSAGE = re.compile(r"message (\d+)[: ]")
 _BODY_KEYS = ("tools", "parallel_tool_calls", "functions")
 
@@ -87,7 +85,9 @@ class ExampleCounter(RowCounter):
             return (preferred if preferred.error_code else other), None, 0, []
         other_tokens = _message_tokens(other, last)
         return (preferred, preferred.input_tokens + other_tokens, _message_tokens(preferred, last) + other_tokens,
-                [DPO_UNCONFIRMED])
+                # How preference examples are rendered and billed is not documented (finetune_facts.md
+                # §2.4, "DPO training price: not found"): a count resting on an unverified rule.
+                [EstimateReason.UNVERIFIED_RULE.value])
 
 
 def _message_tokens(res: CountResult, indexes: set[int]) -> int:

@@ -104,7 +104,7 @@ def test_fixture_rows_and_golden_summary(tmp_path: Path) -> None:
     # trained tokens by hand: an assistant message is content + framing 3 + role 1 on gpt-4o-mini
     assert rows[0]["trained_tokens"] == len(O200K.encode("Paris.")) + 4
     assert rows[1]["trained_tokens"] == len(O200K.encode("Paris, obviously.")) + 4
-    assert rows[4]["kind"] == "dpo" and rows[4]["estimate_reasons"] == ["dpo_unconfirmed"]
+    assert rows[4]["kind"] == "dpo" and rows[4]["estimate_reasons"] == ["unverified_rule"]
     assert rows[4]["trained_tokens"] == len(O200K.encode("Paris.")) + len(O200K.encode("Berlin.")) + 8
     assert rows[3]["input_tokens_details"]["image_tokens"] > 0
     tokens = sorted(rows[i]["input_tokens"] for i in range(len(GOOD)))
