@@ -1,11 +1,12 @@
 """``python -m jobs.bench.serve``: ``tokcount serve`` under keep-alive load, against counting in-process.
 
-It starts ``tokcount serve --port 0 --workers N`` as a user would, then drives it from this process with
-an asyncio load generator: C clients, each one keep-alive HTTP/1.1 connection (raw asyncio streams, one
-request in flight per connection, so latency is what a caller waits). It prints req/s, p50 and p99 for
-each (workers, clients) pair, one client opening a new connection per request, and the in-process
-``count`` of the same 1.5 KB body (one tool) as the baseline. The load generator shares the machine's
-cores with the server, so the numbers are a floor for what the server alone could do.
+It starts ``tokcount serve --port 0 --workers N`` as a user would, then drives it with C clients, each
+one keep-alive HTTP/1.1 connection with one request in flight (so latency is what a caller waits):
+``wrk`` when it is installed (``--load auto``, the default; ``apt-get install wrk``), else an asyncio
+load generator in this process (raw asyncio streams). It prints req/s, p50 and p99 for each (workers,
+clients) pair, one client opening a new connection per request (asyncio), and the in-process ``count``
+of the same 1.5 KB body (one tool) as the baseline. The load generator shares the machine's cores with
+the server, so the numbers are a floor for what the server alone could do.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Sequence
@@ -39,7 +43,7 @@ def sample_body() -> bytes:
                 "required": ["customer_id"]}}
     turns = [{"role": "system", "content": "You are a support agent for an online shop. Be brief and exact. " * 3},
              {"role": "user", "content": "Where is my order? I ordered a blue kettle two weeks ago and the "
-                                         "tracking page has said 'label created' ever since. " * 3},
+                                         "tracking page has said 'label created' ever since. " * 6},
              {"role": "assistant", "content": "Let me look that up for you."},
              {"role": "user", "content": "My customer id is C-20931. Thanks."}]
     return orjson.dumps({"model": "gpt-4o", "input": turns, "tools": [tool]})
@@ -136,6 +140,40 @@ def served(workers: int) -> Iterator[tuple[str, int]]:
         process.wait(timeout=30)
 
 
+_WRK_SCRIPT = """wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = io.open("%s", "rb"):read("*a")
+"""
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}
+
+
+def wrk_run(host: str, port: int, body: bytes, clients: int, seconds: float) -> dict:
+    """One ``wrk`` run: keep-alive connections, one request in flight on each."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with open(f"{tmp}/body.json", "wb") as f:
+            f.write(body)
+        with open(f"{tmp}/post.lua", "w") as f:
+            f.write(_WRK_SCRIPT % f"{tmp}/body.json")
+        out = subprocess.run(["wrk", "-t1", f"-c{clients}", f"-d{seconds:g}s", "--latency", "-s", f"{tmp}/post.lua",
+                              f"http://{host}:{port}{ENDPOINT}"], capture_output=True, text=True, check=True).stdout
+
+    def find(pattern: str) -> tuple[str, ...]:
+        match = re.search(pattern, out, re.M)
+        if match is None:
+            raise RuntimeError(f"unexpected wrk output (no {pattern!r}):\n{out}")
+        return match.groups()
+
+    def ms(q: int) -> float:
+        value, unit = find(rf"^\s+{q}%\s+([\d.]+)(us|ms|s|m|h)\s*$")
+        return float(value) * _UNITS[unit]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return {"requests": int(find(r"(\d+) requests in")[0]), "req_per_s": float(find(r"Requests/sec:\s+([\d.]+)")[0]),
+            "errors": (int(bad.group(1)) if bad else 0) + (sum(map(int, errors.groups())) if errors else 0),
+            "p50_ms": ms(50), "p99_ms": ms(99)}
+
+
 def in_process_seconds(body: bytes, repeat: int) -> float:
     """Median time of ``count`` on the body in this process: the floor a server adds its cost to."""
     from jobs.config import JobConfig
@@ -150,13 +188,18 @@ def in_process_seconds(body: bytes, repeat: int) -> float:
     return statistics.median(times)
 
 
-def measure(workers: Sequence[int], clients: Sequence[int], seconds: float, body: bytes) -> list[dict]:
+def measure(workers: Sequence[int], clients: Sequence[int], seconds: float, body: bytes, wrk: bool) -> list[dict]:
     expected = count(body).input_tokens
     rows = []
     for n in workers:
         with served(n) as (host, port):
             asyncio.run(run_load(host, port, [body] * 500, 16))  # warm up every worker
-            cases = [(c, False) for c in clients] + [(1, True)]
+            if wrk:
+                for c in clients:
+                    rows.append({"workers": n, "clients": c, "connection": "keep-alive", "load": "wrk",
+                                 **wrk_run(host, port, body, c, seconds)})
+                    print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            cases = [(1, True)] if wrk else [(c, False) for c in clients] + [(1, True)]
             for c, reconnect in cases:
                 # size each run from a short probe so it lasts about ``seconds``
                 probe = asyncio.run(run_load(host, port, [body] * 200, c, reconnect=reconnect))
@@ -165,7 +208,7 @@ def measure(workers: Sequence[int], clients: Sequence[int], seconds: float, body
                 wrong = sum(1 for status, reply in load.replies
                             if status != 200 or orjson.loads(reply)["input_tokens"] != expected)
                 rows.append({"workers": n, "clients": c, "connection": "new per request" if reconnect else "keep-alive",
-                             "requests": total, "errors": wrong, "req_per_s": round(load.rate, 1),
+                             "load": "asyncio", "requests": total, "errors": wrong, "req_per_s": round(load.rate, 1),
                              "p50_ms": round(load.percentile(50) * 1e3, 3),
                              "p99_ms": round(load.percentile(99) * 1e3, 3)})
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
@@ -177,19 +220,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", default="1,2", help="comma-separated --workers values (default: 1,2)")
     parser.add_argument("--clients", default="1,16", help="comma-separated keep-alive clients (default: 1,16)")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each run (default: 5)")
+    parser.add_argument("--load", choices=["auto", "wrk", "asyncio"], default="auto",
+                        help="load generator (default: wrk if installed, else asyncio)")
     parser.add_argument("--out", help="also write the rows as JSON here")
     args = parser.parse_args(argv)
+    wrk = args.load == "wrk" or (args.load == "auto" and shutil.which("wrk") is not None)
     body = sample_body()
     baseline = in_process_seconds(body, 2000)
     rows = measure([int(w) for w in args.workers.split(",")], [int(c) for c in args.clients.split(",")],
-                   args.seconds, body)
-    print(f"body: {len(body)} bytes, {count(body).input_tokens} tokens; in-process count p50 "
-          f"{baseline * 1e3:.3f} ms; load: asyncio keep-alive clients in this process")
-    print("| workers | clients | connection | req/s | p50 ms | p99 ms | p50 / in-process | errors |")
-    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+                   args.seconds, body, wrk)
+    print(f"body: {len(body)} bytes, {count(body).input_tokens} tokens; in-process count p50 {baseline * 1e3:.3f} ms")
+    print("| workers | clients | connection | load | req/s | p50 ms | p99 ms | p50 / in-process | errors |")
+    print("| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['workers']} | {r['clients']} | {r['connection']} | {r['req_per_s']:,.0f} | {r['p50_ms']:.2f} | "
-              f"{r['p99_ms']:.2f} | {r['p50_ms'] / 1e3 / baseline:.1f} | {r['errors']} |")
+        print(f"| {r['workers']} | {r['clients']} | {r['connection']} | {r['load']} | {r['req_per_s']:,.0f} | "
+              f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p50_ms'] / 1e3 / baseline:.1f} | {r['errors']} |")
     if args.out:
         with open(args.out, "w") as f:
             json.dump({"body_bytes": len(body), "in_process_ms": baseline * 1e3, "rows": rows}, f, indent=1)
