@@ -5,9 +5,9 @@ with ``estimated`` and ``estimate_reasons`` added, so an OpenAI client pointed a
 Bifrost caller) needs no change; ``POST /v1/count_tokens/batch`` counts many Bifrost bodies in one call.
 Everything that goes wrong arrives in OpenAI's error shape with a closed code.
 
-Bodies up to ``INLINE_BYTES`` are counted on the event loop: that takes well under a millisecond, less
-than handing them to a thread. Larger ones go to a thread so the loop keeps answering and the request
-timeout can fire (the thread finishes its count in the background; Python cannot stop it).
+Bodies up to ``INLINE_BYTES`` (a few milliseconds of counting at most) are counted on the event loop,
+with no thread hop. Larger ones go to a thread so the loop keeps answering and the request timeout can
+fire (the thread finishes its count in the background; Python cannot stop it).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Refused(Exception):
 
 
 def error_body(status: int, code: str, message: str) -> dict[str, Any]:
-    kind = "server_error" if status >= 500 else "authentication_error" if status == 401 else "invalid_request_error"
+    kind = "server_error" if status >= 500 else "invalid_request_error"  # OpenAI's 401 too
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}
 
 

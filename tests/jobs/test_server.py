@@ -214,7 +214,7 @@ def test_auth_on_requires_the_key_except_for_healthz():
             bad.responses.input_tokens.count(model="gpt-5", input="Tell me a joke.")
         assert refused.value.code == "invalid_api_key"
         status, reply = _post(f"{root}/v1/count_tokens", b'{"model": "gpt-4o", "input": "hi"}')
-        assert status == 401 and reply["error"]["type"] == "authentication_error"
+        assert status == 401 and reply["error"]["type"] == "invalid_request_error"
         assert _exchange(f"{root}/metrics")[0] == 401
         assert _exchange(f"{root}/metrics", headers={"Authorization": "Bearer sk-local"})[0] == 200
         assert _exchange(f"{root}/healthz")[0] == 200
