@@ -10,6 +10,7 @@ finished shards for a rerun. Bad records never stop the job, they become error r
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -56,6 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--max-enqueued-tokens", type=int, help="input tokens per file (your tier's batch queue limit)")
     batch.add_argument("--pricing", help="price file for batch input prices (see configs/pricing.yaml)")
     serve = sub.add_parser("serve", help="answer /v1/responses/input_tokens and /v1/count_tokens over HTTP")
+    serve.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
+    serve.add_argument("--api-key", default=os.environ.get("TOKCOUNT_API_KEY"),
+                       help="require 'Authorization: Bearer KEY' (default: TOKCOUNT_API_KEY; unset: no auth)")
+    serve.add_argument("--timeout", type=float, default=30.0, help="seconds per request before a 504 (default: 30)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
     serve.add_argument("--config", help="YAML job config: registry overrides, limits, backend")
@@ -196,9 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "batch":
             return run_batch(args)
         if args.command == "serve":
-            from jobs.server import run_serve
+            from jobs.server import ServeOptions, run_serve
 
-            return run_serve(args.host, args.port, load_config(args.config).with_updates(model=args.model))
+            config = load_config(args.config).with_updates(model=args.model)
+            options = ServeOptions(config, api_key=args.api_key or None, timeout=args.timeout)
+            return run_serve(args.host, args.port, options, workers=args.workers)
         return run_count(args)
     except (ConfigError, InputError, OSError) as exc:  # OSError: also a disk or input failing mid-run
         print(f"tokcount: error: {one_line(exc)}", file=sys.stderr)

@@ -1,108 +1,289 @@
-"""``tokcount serve``: the two hosted counting endpoints, answered offline.
+"""``tokcount serve``: the hosted counting endpoints, answered offline, as an ASGI app under uvicorn.
 
 ``POST /v1/responses/input_tokens`` returns OpenAI's body and ``POST /v1/count_tokens`` Bifrost's, each
-with ``estimated`` and ``estimate_reasons`` added, so an OpenAI client pointed at this ``base_url``
-(or a Bifrost caller) needs no change. A request the core cannot count gets OpenAI's error shape
-with the core's error code. Standard library only, a thread per connection: for tools, tests and CI
-next to a service; logs belong to the batch job.
+with ``estimated`` and ``estimate_reasons`` added, so an OpenAI client pointed at this ``base_url`` (or a
+Bifrost caller) needs no change; ``POST /v1/count_tokens/batch`` counts many Bifrost bodies in one call.
+Everything that goes wrong arrives in OpenAI's error shape with a closed code.
+
+Bodies up to ``INLINE_BYTES`` (a few milliseconds of counting at most) are counted on the event loop,
+with no thread hop. Larger ones go to a thread so the loop keeps answering and the request timeout can
+fire (the thread finishes its count in the background; Python cannot stop it).
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
+import hmac
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from typing import Any, TypeVar
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.supervisors import Multiprocess
 
 from jobs.config import JobConfig
 from jobs.counting import core_settings
-from tokcount_core import CountResult, ErrorCode, count
+from jobs.server_metrics import MULTIPROC_ENV, Metrics
+from tokcount_core import RULES_VERSION, CountResult, ErrorCode, count
 
 # Path -> the body shape it takes (the core's ``api``).
 ROUTES = {"/v1/responses/input_tokens": "responses", "/v1/count_tokens": "bifrost"}
+BATCH_ROUTE = "/v1/count_tokens/batch"
+OPEN_PATHS = frozenset({"/healthz"})  # answered without an API key, for load balancers
+INLINE_BYTES = 64 * 1024
+OPTIONS_ENV = "TOKCOUNT_SERVE_OPTIONS"  # how ``--workers N`` hands the options to each worker
 _STATUS = {ErrorCode.TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
            ErrorCode.INTERNAL_ERROR: HTTPStatus.INTERNAL_SERVER_ERROR}
+T = TypeVar("T")
 
 
-class CountingServer(ThreadingHTTPServer):
-    daemon_threads = True
+@dataclass(frozen=True)
+class ServeOptions:
+    config: JobConfig
+    api_key: str | None = None  # when set, every path but /healthz needs ``Authorization: Bearer <key>``
+    timeout: float = 30.0  # seconds from request to response before a 504
 
-    def __init__(self, address: tuple[str, int], config: JobConfig, quiet: bool = True) -> None:
-        self.config = config
-        self.registry, self.limits = core_settings(config)
-        self.quiet = quiet
-        super().__init__(address, _Handler)
+    def to_json(self) -> str:
+        return orjson.dumps({"config": self.config.model_dump(mode="json"), "api_key": self.api_key,
+                             "timeout": self.timeout}).decode()
+
+    @classmethod
+    def from_json(cls, text: str) -> ServeOptions:
+        data = orjson.loads(text)
+        return cls(JobConfig.model_validate(data["config"]), data["api_key"], data["timeout"])
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: CountingServer
-    server_version = "tokcount"
-    protocol_version = "HTTP/1.1"  # keep-alive, as the OpenAI client expects
-    timeout = 60  # seconds a connection may stall mid-request before its thread gives up
+class Refused(Exception):
+    """A request answered with an error before it could be counted."""
 
-    def do_POST(self) -> None:
-        url = urlsplit(self.path)
-        api = ROUTES.get(url.path.rstrip("/"))
-        refusal = self._refusal(api)
-        if refusal is not None:
-            self.close_connection = True  # the body is left unread: it must not be taken for a request
-            self._error(*refusal)
-            return
-        raw = self.rfile.read(int(self.headers["Content-Length"]))
-        # Bifrost returns token ids and strings when asked: ``?tokens=true``.
-        tokens = parse_qs(url.query).get("tokens") == ["true"]
-        result = count(raw, api=api, default_model=self.server.config.model, registry=self.server.registry,
-                       limits=self.server.limits, return_tokens=tokens)
-        self._reply(api, result)
+    def __init__(self, status: int, code: str, message: str, close: bool = False) -> None:
+        super().__init__(message)
+        self.status, self.code, self.close = status, code, close
 
-    def _refusal(self, api: str | None) -> tuple[HTTPStatus, str, str] | None:
-        length = self.headers.get("Content-Length")
-        limit = self.server.limits.max_record_bytes
-        if api is None:
-            return HTTPStatus.NOT_FOUND, "not_found", f"no endpoint {self.path}; try {', '.join(ROUTES)}"
-        if length is None or not length.isdigit():
-            return HTTPStatus.LENGTH_REQUIRED, "invalid_request", "Content-Length is required"
-        if int(length) > limit:
-            return (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(ErrorCode.TOO_LARGE),
-                    f"body is {length} bytes, over {limit}")
-        return None
 
-    def _reply(self, api: str, result: CountResult) -> None:
+def error_body(status: int, code: str, message: str) -> dict[str, Any]:
+    kind = "server_error" if status >= 500 else "invalid_request_error"  # OpenAI's 401 too
+    return {"error": {"message": message, "type": kind, "param": None, "code": code}}
+
+
+def _json(status: int, body: Any, close: bool = False) -> Response:
+    # A refusal before the body was read closes the connection: the unread bytes are not a request.
+    headers = {"connection": "close"} if close else None
+    return Response(orjson.dumps(body), status, headers=headers, media_type="application/json")
+
+
+class CountingService:
+    """The endpoints, with the config's registry, limits and encoders set up once per process."""
+
+    def __init__(self, options: ServeOptions, metrics: Metrics) -> None:
+        self.config = options.config
+        self.registry, self.limits = core_settings(options.config)  # encoders built before any traffic
+        self.metrics = metrics
+
+    def count(self, body: bytes | dict[str, Any], api: str, tokens: bool = False) -> CountResult:
+        return count(body, api=api, default_model=self.config.model, as_of=self.config.as_of,
+                     registry=self.registry, limits=self.limits, return_tokens=tokens)
+
+    def answer(self, api: str, result: CountResult) -> tuple[int, dict[str, Any]]:
+        """The status and body one counted request gets (also one item of a batch)."""
         if result.error_code is not None:
             status = _STATUS.get(result.error_code, HTTPStatus.BAD_REQUEST)
-            self._error(status, str(result.error_code), result.error_message or "")
-        else:
-            body = result.openai_response() if api == "responses" else result.bifrost_response()
-            body.update(estimated=result.estimated, estimate_reasons=result.estimate_reasons)
-            self._send(HTTPStatus.OK, body)
+            self.metrics.errors.labels(str(result.error_code)).inc()
+            return status, error_body(status, str(result.error_code), result.error_message or "")
+        self.metrics.tokens.labels(api).inc(result.input_tokens or 0)
+        self.metrics.bodies.labels(api).inc()
+        body = result.openai_response() if api == "responses" else result.bifrost_response()
+        body.update(estimated=result.estimated, estimate_reasons=result.estimate_reasons)
+        return HTTPStatus.OK, body
 
-    def _error(self, status: HTTPStatus, code: str, message: str) -> None:
-        kind = "server_error" if status >= 500 else "invalid_request_error"
-        self._send(status, {"error": {"message": message, "type": kind, "param": None, "code": code}})
+    async def read_body(self, request: Request) -> bytes:
+        """The body, refused with 413 before reading it when ``Content-Length`` is over the limit."""
+        limit = self.limits.max_record_bytes
+        length = request.headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise Refused(HTTPStatus.BAD_REQUEST, "invalid_request", "Content-Length is not a number", True)
+            if int(length) > limit:
+                raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(ErrorCode.TOO_LARGE),
+                              f"body is {length} bytes, over {limit}", True)
+            return await request.body()
+        chunks, size = [], 0  # chunked upload: count as it arrives
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(ErrorCode.TOO_LARGE),
+                              f"body is over {limit} bytes", True)
+            chunks.append(chunk)
+        return b"".join(chunks)
 
-    def _send(self, status: HTTPStatus, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(data)
+    async def single(self, request: Request) -> Response:
+        api = ROUTES[request.url.path]
+        raw = await self.read_body(request)
+        # Bifrost returns token ids and strings when asked: ``?tokens=true``.
+        tokens = request.query_params.get("tokens") == "true"
+        result = await _off_loop_if_large(len(raw), lambda: self.count(raw, api, tokens))
+        return _json(*self.answer(api, result))
 
-    def log_message(self, format: str, *args: Any) -> None:
-        if not self.server.quiet:
-            super().log_message(format, *args)
+    async def batch(self, request: Request) -> Response:
+        """A JSON array (or JSON lines) of Bifrost bodies in; ``{"object": "list", "data": [...]}`` out,
+        one item per body in order: Bifrost's body, or ``{"error": ...}`` for that body alone."""
+        raw = await self.read_body(request)
+        bodies = _split_batch(raw)
+        results = await _off_loop_if_large(len(raw), lambda: [self.count(b, "bifrost") for b in bodies])
+        data = []
+        for index, result in enumerate(results):
+            _, body = self.answer("bifrost", result)
+            if "error" in body:
+                body["error"]["message"] = f"[{index}] {body['error']['message']}"
+            data.append(body)
+        return _json(HTTPStatus.OK, {"object": "list", "data": data})
+
+    async def healthz(self, request: Request) -> Response:
+        # Reachable only once this worker's encoders are built: the app is made after core_settings.
+        return _json(HTTPStatus.OK, {"status": "ok", "rules_version": RULES_VERSION, "pid": os.getpid()})
+
+    async def metrics_page(self, request: Request) -> Response:
+        return Response(self.metrics.render(), headers={"content-type": self.metrics.content_type})
 
 
-def run_serve(host: str, port: int, config: JobConfig) -> int:
-    server = CountingServer((host, port), config, quiet=False)
-    print(f"tokcount: serving {', '.join(ROUTES)} on http://{host}:{server.server_address[1]}", flush=True)
+def _split_batch(raw: bytes) -> list[bytes]:
+    """Each body as bytes, so an array item and a JSON line are checked alike (a string is no body)."""
+    if raw.lstrip()[:1] != b"[":
+        return [line for line in raw.split(b"\n") if line.strip()]
     try:
-        server.serve_forever()
+        return [orjson.dumps(body) for body in orjson.loads(raw)]
+    except orjson.JSONDecodeError as exc:
+        raise Refused(HTTPStatus.BAD_REQUEST, str(ErrorCode.INVALID_JSON), f"batch is not valid JSON: {exc}") from None
+
+
+async def _off_loop_if_large(size: int, work: Callable[[], T]) -> T:
+    return work() if size <= INLINE_BYTES else await asyncio.to_thread(work)
+
+
+class Guard:
+    """Outermost layer: API key, request timeout, and the metrics every request feeds."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None, timeout: float, metrics: Metrics) -> None:
+        self.app, self.metrics, self.timeout = app, metrics, timeout
+        self.authorization = f"Bearer {api_key}".encode() if api_key else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = time.perf_counter()
+        path = scope["path"]
+        status: int | None = None  # until the response starts
+
+        async def observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            if self.authorization and path not in OPEN_PATHS and not self._authorized(scope):
+                await self._refuse(scope, observed, Refused(HTTPStatus.UNAUTHORIZED, "invalid_api_key",
+                                                            "missing or incorrect API key (Authorization: Bearer ...)",
+                                                            True))
+                return
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self.app(scope, receive, observed)
+            except TimeoutError:
+                if status is None:
+                    await self._refuse(scope, observed, Refused(HTTPStatus.GATEWAY_TIMEOUT, "timeout",
+                                                                f"no answer within {self.timeout:g} s", True))
+        finally:
+            endpoint = path if path in ROUTES or path in (BATCH_ROUTE, *OPEN_PATHS, "/metrics") else "other"
+            self.metrics.observe(endpoint, status or HTTPStatus.INTERNAL_SERVER_ERROR, time.perf_counter() - started)
+
+    def _authorized(self, scope: Scope) -> bool:
+        given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
+        return hmac.compare_digest(given, self.authorization or b"")
+
+    async def _refuse(self, scope: Scope, send: Send, refusal: Refused) -> None:
+        self.metrics.errors.labels(refusal.code).inc()
+        response = _json(refusal.status, error_body(refusal.status, refusal.code, str(refusal)), refusal.close)
+        await response(scope, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def create_app(options: ServeOptions) -> Guard:
+    metrics = Metrics()
+    service = CountingService(options, metrics)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, Refused)
+        metrics.errors.labels(exc.code).inc()
+        return _json(exc.status, error_body(exc.status, exc.code, str(exc)), exc.close)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = "not_found" if exc.status_code == 404 else HTTPStatus(exc.status_code).phrase.lower().replace(" ", "_")
+        message = f"no endpoint {request.method} {request.url.path}; try POST {', '.join([*ROUTES, BATCH_ROUTE])}"
+        metrics.errors.labels(code).inc()
+        return _json(exc.status_code, error_body(exc.status_code, code, message), True)
+
+    routes = [Route(path, service.single, methods=["POST"]) for path in ROUTES]
+    routes += [Route(BATCH_ROUTE, service.batch, methods=["POST"]),
+               Route("/healthz", service.healthz, methods=["GET"]),
+               Route("/metrics", service.metrics_page, methods=["GET"])]
+    app = Starlette(routes=routes, exception_handlers={Refused: refused, HTTPException: http_error})
+    return Guard(app, options.api_key, options.timeout, metrics)
+
+
+def app_from_env() -> Guard:
+    """The app of one ``--workers N`` worker process (uvicorn's factory), from the parent's options."""
+    return create_app(ServeOptions.from_json(os.environ[OPTIONS_ENV]))
+
+
+def uvicorn_config(app: Any, host: str, port: int, workers: int = 1, log_level: str = "warning") -> uvicorn.Config:
+    # A long keep-alive: SDK clients hold pooled connections between bursts.
+    return uvicorn.Config(app, host=host, port=port, workers=workers, factory=isinstance(app, str),
+                          access_log=False, log_level=log_level, timeout_keep_alive=75,
+                          timeout_graceful_shutdown=5)
+
+
+def run_serve(host: str, port: int, options: ServeOptions, workers: int = 1) -> int:
+    """Bind, print the bound address (``--port 0`` picks one), then serve until SIGINT/SIGTERM."""
+    metrics_dir = None
+    if workers > 1:
+        # Each worker writes its metrics here and any of them sums the lot for /metrics.
+        metrics_dir = tempfile.mkdtemp(prefix="tokcount-metrics-")
+        os.environ[MULTIPROC_ENV] = metrics_dir
+        os.environ[OPTIONS_ENV] = options.to_json()
+        config = uvicorn_config("jobs.server:app_from_env", host, port, workers)
+    else:
+        config = uvicorn_config(create_app(options), host, port)
+    sock = config.bind_socket()  # TCP: asyncio sets TCP_NODELAY on every connection, so no Nagle stalls
+    print(f"tokcount: serving {', '.join([*ROUTES, BATCH_ROUTE])}, /healthz, /metrics with {workers} worker(s) on "
+          f"http://{host}:{sock.getsockname()[1]}", flush=True)
+    try:
+        if workers > 1:
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            uvicorn.Server(config).run(sockets=[sock])
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        sock.close()
+        if metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    sys.stdout.flush()
     return 0
