@@ -68,7 +68,9 @@ def add_count_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--context", action="store_true", default=None, help="add context_window and fits_context")
     engine = p.add_mutually_exclusive_group()
     engine.add_argument("--force-ray", action="store_true", default=None, help="use Ray for small inputs too")
-    engine.add_argument("--in-process", action="store_true", help="never use Ray")
+    engine.add_argument("--in-process", action="store_true", help="never use Ray (= --engine local)")
+    engine.add_argument("--engine", choices=("auto", "ray", "local"),
+                        help="ray or local (in-process) forces one; auto picks by input size (default)")
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
 
 
@@ -80,7 +82,7 @@ def config_from_args(args: argparse.Namespace) -> JobConfig:
         "output.tokens": args.tokens, "output.context": args.context,
         "execution.force_ray": args.force_ray, "execution.address": args.address,
         "execution.verify_inputs": args.verify_inputs,
-        "execution.small_input_bytes": 2**62 if args.in_process else None,
+        "execution.engine": "local" if args.in_process else args.engine,
     })
 
 

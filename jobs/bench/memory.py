@@ -1,4 +1,4 @@
-"""Peak memory of the driver and of every Ray process it started, for ``jobs.benchmark``.
+"""Peak memory of the driver and of every Ray process it started, for ``jobs.bench``.
 
 Linux only (``/proc``); elsewhere it reports the driver's ``ru_maxrss`` alone. A local Ray's raylet
 is a child of the driver and its workers are the raylet's children, so walking the driver's
@@ -57,7 +57,7 @@ def _status(pid: int) -> tuple[str, int, int] | None:
 
 def role(name: str) -> str:
     """Group Ray processes: the counting actors, other workers (read tasks), Ray's own daemons."""
-    if "MapWorker" in name or "RowCounter" in name:
+    if "ShardWorker" in name:
         return "actor"
     if name.startswith("ray::"):
         return "worker"
