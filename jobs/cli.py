@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from typing import Any
 
@@ -68,9 +69,9 @@ def add_count_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--context", action="store_true", default=None, help="add context_window and fits_context")
     engine = p.add_mutually_exclusive_group()
     engine.add_argument("--force-ray", action="store_true", default=None, help="use Ray for small inputs too")
-    engine.add_argument("--in-process", action="store_true", help="never use Ray (= --engine local)")
-    engine.add_argument("--engine", choices=("auto", "ray", "local"),
-                        help="ray or local (in-process) forces one; auto picks by input size (default)")
+    engine.add_argument("--in-process", action="store_true", help="one process (= --engine in-process)")
+    engine.add_argument("--engine", choices=("auto", "ray", "local", "in-process"),
+                        help="force one: ray, local (a process per core) or in-process; default auto")
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
 
 
@@ -82,7 +83,7 @@ def config_from_args(args: argparse.Namespace) -> JobConfig:
         "output.tokens": args.tokens, "output.context": args.context,
         "execution.force_ray": args.force_ray, "execution.address": args.address,
         "execution.verify_inputs": args.verify_inputs,
-        "execution.engine": "local" if args.in_process else args.engine,
+        "execution.engine": "in-process" if args.in_process else args.engine,
     })
 
 
@@ -142,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_serve(args.host, args.port, load_config(args.config).with_updates(model=args.model))
         return run_count(args)
-    except (ConfigError, InputError, OSError) as exc:  # OSError: also a disk or input failing mid-run
+    # OSError: also a disk or input failing mid-run; BrokenProcessPool: a local worker was killed (a rerun resumes)
+    except (ConfigError, InputError, OSError, BrokenProcessPool) as exc:
         print(f"tokcount: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FATAL
 

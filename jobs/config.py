@@ -86,15 +86,14 @@ class Media(_Strict):
         return self
 
 
-# Where Ray's start-up (about 5 s on 2 cores) is paid back by counting on every core: measured
-# with ``python -m jobs.bench`` (README, Benchmark).
-SMALL_INPUT_BYTES = 200 * 1000 * 1000
+# Where forking a process per core is paid back (measured with ``python -m jobs.bench``, README).
+SMALL_INPUT_BYTES = 8 * 1000 * 1000
 
 
 class Execution(_Strict):
-    engine: Literal["auto", "ray", "local"] = Field(
-        "auto", description="auto: Ray on a cluster (address) or from small_input_bytes on, else in-process")
-    small_input_bytes: int = Field(SMALL_INPUT_BYTES, ge=0, description="below this, count in-process")
+    engine: Literal["auto", "ray", "local", "in-process"] = Field(
+        "auto", description="auto: Ray on a cluster, else in-process below small_input_bytes, else local")
+    small_input_bytes: int = Field(SMALL_INPUT_BYTES, ge=0, description="below this, count in one process")
     force_ray: bool = Field(False, description="the same as engine: ray")
     lines_per_block: int = Field(2000, ge=1, description="lines counted and written to Parquet at a time")
     split_bytes: int = Field(64 * 1024 * 1024, ge=4096,

@@ -1,4 +1,9 @@
-"""Where pieces run: in this process, or on a pool of Ray actors (one per CPU, on any node).
+"""Where pieces run: in this process, in forked processes on this machine, or on Ray actors.
+
+``in-process`` builds the encoders once and counts on one core. ``local`` builds them once too,
+then forks one process per CPU, which inherit them (nothing to start but the fork): the cheapest way
+to use every core of one machine. ``ray`` runs one actor per CPU of a cluster, each building its
+own encoders while the driver plans.
 
 The driver only plans and hands out pieces (``schedule``): each worker reads, counts, writes and
 commits its own, so rows never pass through the driver. Whole shards go biggest first, so the
@@ -7,11 +12,12 @@ last one to finish is a small one; a split shard's ranges wait for its index (on
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
 from jobs.config import JobConfig
@@ -39,6 +45,34 @@ class LocalPool:
 
     def close(self) -> None:
         pass
+
+
+_FORKED: ShardWorker | None = None  # the worker a forked process inherits from ``ForkPool``
+
+
+def _run_forked(method: str, *args: Any) -> Any:
+    assert _FORKED is not None
+    return getattr(_FORKED, method)(*args)
+
+
+class ForkPool:
+    """``processes`` forks of this process, each with the worker (and encoders) built here once."""
+
+    name = "local"
+
+    def __init__(self, config: JobConfig, processes: int):
+        global _FORKED
+        _FORKED = ShardWorker(config)
+        self.executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+        self.slots = IN_FLIGHT * processes
+
+    def submit(self, method: str, *args: Any) -> Future:
+        return self.executor.submit(_run_forked, method, *args)
+
+    def close(self) -> None:
+        global _FORKED
+        self.executor.shutdown(cancel_futures=True)
+        _FORKED = None
 
 
 class RayPool:
@@ -128,7 +162,10 @@ class _Split:
                             [r.node for r in self.results])
 
 
-def schedule(pool: LocalPool | RayPool, shards: list[Shard], context: JobContext, split_bytes: int,
+Pool = LocalPool | ForkPool | RayPool
+
+
+def schedule(pool: Pool, shards: list[Shard], context: JobContext, split_bytes: int,
              out: Any, on_marker: OnMarker) -> float | None:
     """Run every shard to its commit; returns when the first piece started counting (monotonic)."""
     queue: deque[tuple[str, Any]] = deque()

@@ -7,6 +7,7 @@ read, count, write and commit whole shards (or line ranges of big ones) themselv
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -19,7 +20,7 @@ import pyarrow.fs as pafs
 
 from jobs.batch_usage import load_batch_usage
 from jobs.config import JobConfig
-from jobs.engines import LocalPool, RayPool, ensure_ray, ray_info, schedule
+from jobs.engines import ForkPool, LocalPool, Pool, RayPool, ensure_ray, ray_info, schedule
 from jobs.manifest import build_manifest
 from jobs.output import OutputDir
 from jobs.sources import Shard, list_shards
@@ -58,32 +59,48 @@ def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: p
     return Plan(shards, todo, out, fingerprint)
 
 
-def choose_engine(config: JobConfig, todo_bytes: int) -> str:
-    """Ray when forced or on a cluster, else when the input is big enough to pay for its start-up."""
+def choose_engine(config: JobConfig, input_bytes: int) -> str:
+    """Ray on a cluster (or when this process already drives one: forking it would be unsafe), one
+    process for small inputs, else a process per core of this machine (what pays, README Benchmark)."""
     execution = config.execution
     if execution.engine != "auto":
         return execution.engine
-    if execution.force_ray or execution.address:
+    if execution.force_ray or execution.address or os.environ.get("RAY_ADDRESS"):
         return "ray"
-    return "ray" if todo_bytes >= execution.small_input_bytes else "local"
+    if input_bytes < execution.small_input_bytes or (os.cpu_count() or 1) < 2:
+        return "in-process"
+    ray = sys.modules.get("ray")
+    return "ray" if ray is not None and ray.is_initialized() else "local"
+
+
+def make_pool(engine: str, config: JobConfig, input_bytes: int) -> Pool:
+    if config.execution.backend == "auto" and input_bytes < config.execution.small_input_bytes:
+        # fastokens takes ~3 s more to build than tiktoken; a small input never pays that back
+        # (the same tokens either way: tests/core/test_backends.py).
+        config = config.with_updates(**{"execution.backend": "tiktoken"})
+    if engine == "ray":
+        return RayPool(config)
+    if engine == "local":
+        return ForkPool(config, config.execution.actors or os.cpu_count() or 1)
+    return LocalPool(config)
 
 
 def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pafs.FileSystem | None = None,
             overwrite: bool = False, log: Log = log_stderr) -> JobResult:
     started = time.time()
     began = time.monotonic()
-    pool: LocalPool | RayPool | None = None
+    pool: Pool | None = None
     try:
         with ThreadPoolExecutor(1) as planner:
-            # Ray's start-up (init, actors building encoders) overlaps with listing and planning.
+            # Start-up (Ray's init, the encoders) overlaps with listing and planning.
             listing = planner.submit(list_shards, inputs, filesystem)
             if choose_engine(config, 0) == "ray":
                 pool = RayPool(config)
             shards = listing.result()
             planning = planner.submit(plan_job, inputs, output, config, filesystem=filesystem,
                                       overwrite=overwrite, shards=shards)
-            if pool is None and choose_engine(config, sum(s.size for s in shards)) == "ray":
-                pool = RayPool(config)
+            listed = sum(s.size for s in shards)
+            pool = pool or make_pool(choose_engine(config, listed), config, listed)
             plan = planning.result()
         usage = load_batch_usage(config.usage_from, filesystem)
     except BaseException:
@@ -91,10 +108,6 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
             pool.close()
         raise
     todo_bytes = sum(s.size for s in plan.todo)
-    if not plan.todo and pool is not None:
-        pool.close()
-        pool = None
-    pool = pool or LocalPool(config)
     skipped = len(plan.shards) - len(plan.todo)
     log(f"tokcount: {len(plan.shards)} shard(s), {len(plan.todo)} to count ({todo_bytes / 1e6:.1f} MB), "
         f"{skipped} already done; engine: {pool.name}")
@@ -115,8 +128,8 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
         plan.out.discard(shard)
     context = JobContext(output, filesystem, plan.fingerprint, usage)
     try:
-        if isinstance(pool, RayPool):
-            pool.wait_ready()
+        if isinstance(pool, RayPool) and plan.todo:
+            pool.wait_ready()  # for the start-up time in the manifest: actors are ready to count
         ready = time.monotonic()
         schedule(pool, plan.todo, context, config.execution.split_bytes, plan.out, finished)
         counted_at = time.monotonic()

@@ -45,20 +45,21 @@ def test_a_big_shard_is_split_into_parts_with_the_rows_of_an_unsplit_run(tmp_pat
     lines = (SAMPLE / "responses-000.jsonl").read_bytes()
     (big / "big.jsonl").write_bytes(lines * 4)  # 4 x 55 KB: 4 ranges of 64 KiB
     (big / "small.jsonl").write_bytes(lines)
-    config = JobConfig(model=MODEL, execution={"split_bytes": SPLIT, "engine": "local"})
-    manifest = run_job([str(big)], str(tmp_path / "local"), config, log=lambda _m: None).manifest
-    parts = sorted(p.name for p in (tmp_path / "local").glob("*.parquet"))
+    config = JobConfig(model=MODEL, execution={"split_bytes": SPLIT, "engine": "in-process"})
+    manifest = run_job([str(big)], str(tmp_path / "in-process"), config, log=lambda _m: None).manifest
+    parts = sorted(p.name for p in (tmp_path / "in-process").glob("*.parquet"))
     assert parts == [f"big.part-{i:05d}.parquet" for i in range(4)] + ["small.parquet"]
-    unsplit = JobConfig(model=MODEL, execution={"engine": "local"})
+    unsplit = JobConfig(model=MODEL, execution={"engine": "in-process"})
     run_job([str(big)], str(tmp_path / "unsplit"), unsplit, log=lambda _m: None)
-    assert read_output(tmp_path / "local").equals(read_output(tmp_path / "unsplit"))
+    assert read_output(tmp_path / "in-process").equals(read_output(tmp_path / "unsplit"))
     # The parts, read in name order, are the shard's lines in order.
-    rows = [r for name in parts[:4] for r in pq.read_table(tmp_path / "local" / name)["source_row"].to_pylist()]
+    rows = [r for name in parts[:4] for r in pq.read_table(tmp_path / "in-process" / name)["source_row"].to_pylist()]
     assert rows == list(range(manifest["inputs"][0]["records"]))
     assert manifest["inputs"][0]["sha256"] == hashlib.sha256((big / "big.jsonl").read_bytes()).hexdigest()
 
-    ray = run_job([str(big)], str(tmp_path / "ray"), config.with_updates(**{"execution.engine": "ray"}),
-                  log=lambda _m: None).manifest
-    assert ray["run"]["engine"] == "ray" and ray["totals"] == manifest["totals"]
-    for name in parts:  # the same bytes, whichever engine wrote them
-        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "local" / name).read_bytes(), name
+    for engine in ("local", "ray"):
+        other = run_job([str(big)], str(tmp_path / engine), config.with_updates(**{"execution.engine": engine}),
+                        log=lambda _m: None).manifest
+        assert other["run"]["engine"] == engine and other["totals"] == manifest["totals"]
+        for name in parts:  # the same bytes, whichever engine wrote them
+            assert (tmp_path / engine / name).read_bytes() == (tmp_path / "in-process" / name).read_bytes(), name
