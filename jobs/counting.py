@@ -26,12 +26,12 @@ from tokcount_core.encoding import prepare, set_backend
 class RowCounter:
     """Lines of one shard in, a table in ``output_schema`` out (``count_lines``)."""
 
-    def __init__(self, config: JobConfig, usage: dict[str, Usage] | None = None):
+    def __init__(self, config: JobConfig, usage: dict[str, Usage] | None = None, *, eager: bool = True):
         self.config = config
         self.usage = usage or {}  # billed usage joined by record id (batch output files)
         self.image_sizer = ImageSizer(config.media)
         self.unwrapper = Unwrapper(config)
-        self.registry, self.limits = core_settings(config)
+        self.registry, self.limits = core_settings(config, eager=eager)
         self.schema = output_schema(config, self.unwrapper.columns)
         self._max_bytes = getattr(self.limits, "max_record_bytes", None)
         self.has_day = "day" in self.schema.names
@@ -128,16 +128,18 @@ class RowCounter:
         return dollars / 1e6
 
 
-def core_settings(config: JobConfig) -> tuple[Registry, Limits]:
-    """The registry and limits a config asks for, with this process's backend selected and its
-    encoders built (each Ray actor, and the server, does this once)."""
+def core_settings(config: JobConfig, *, eager: bool = True) -> tuple[Registry, Limits]:
+    """The registry and limits a config asks for, with this process's backend selected and, when
+    ``eager``, its encoders built (each Ray actor, and the server, does this once); a small input
+    builds only the ones its records use, on first use."""
     overrides = config.registry
     registry = default_registry()
     if overrides.aliases or overrides.unknown_model_encoding or overrides.providers:
         registry = registry.with_overrides(aliases=overrides.aliases, providers=overrides.providers,
                                            unknown_model_encoding=overrides.unknown_model_encoding)
     set_backend(config.execution.backend)
-    prepare()  # build encoders now, not on the first record
+    if eager:
+        prepare()  # build encoders now, not on the first record
     return registry, Limits(**config.limits)
 
 

@@ -34,8 +34,8 @@ class LocalPool:
 
     name = "in-process"
 
-    def __init__(self, config: JobConfig):
-        self.worker = ShardWorker(config)
+    def __init__(self, config: JobConfig, *, eager: bool = True):
+        self.worker = ShardWorker(config, eager=eager)
         self.slots = 1
 
     def submit(self, method: str, *args: Any) -> Future:

@@ -29,6 +29,7 @@ from jobs.work import JobContext
 __all__ = ["JobResult", "Plan", "ensure_ray", "plan_job", "run_job"]
 
 Log = Callable[[str], None]
+FAST_BACKEND_BYTES = 64 * 1000 * 1000
 
 def log_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -74,15 +75,16 @@ def choose_engine(config: JobConfig, input_bytes: int) -> str:
 
 
 def make_pool(engine: str, config: JobConfig, input_bytes: int) -> Pool:
-    if config.execution.backend == "auto" and input_bytes < config.execution.small_input_bytes:
-        # fastokens takes ~3 s more to build than tiktoken; a small input never pays that back
-        # (the same tokens either way: tests/core/test_backends.py).
+    small = input_bytes < config.execution.small_input_bytes
+    if config.execution.backend == "auto" and input_bytes < FAST_BACKEND_BYTES:
+        # The same tokens either way (tests/core/test_backends.py), but fastokens takes ~2 s more to
+        # build, paid back from here on (~0.1 s/MB saved per worker: README, Benchmark).
         config = config.with_updates(**{"execution.backend": "tiktoken"})
     if engine == "ray":
         return RayPool(config)
     if engine == "local":
         return ForkPool(config, config.execution.actors or os.cpu_count() or 1)
-    return LocalPool(config)
+    return LocalPool(config, eager=not small)  # a small input builds only the encoders it uses
 
 
 def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pafs.FileSystem | None = None,
