@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from typing import Any
 
@@ -77,7 +78,9 @@ def add_job_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="discard earlier results in OUTPUT")
     engine = p.add_mutually_exclusive_group()
     engine.add_argument("--force-ray", action="store_true", default=None, help="use Ray for small inputs too")
-    engine.add_argument("--in-process", action="store_true", help="never use Ray")
+    engine.add_argument("--in-process", action="store_true", help="one process (= --engine in-process)")
+    engine.add_argument("--engine", choices=("auto", "ray", "local", "in-process"),
+                        help="force one: ray, local (a process per core) or in-process; default auto")
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
 
 
@@ -100,7 +103,7 @@ def job_config_from_args(args: argparse.Namespace) -> JobConfig:
     """The config file with the engine flags every job command takes."""
     return load_config(args.config).with_updates(**{
         "execution.force_ray": args.force_ray, "execution.address": args.address,
-        "execution.small_input_bytes": 2**62 if args.in_process else None,
+        "execution.engine": "in-process" if args.in_process else args.engine,
     })
 
 
@@ -207,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             options = ServeOptions(config, api_key=args.api_key or None, timeout=args.timeout)
             return run_serve(args.host, args.port, options, workers=args.workers)
         return run_count(args)
-    except (ConfigError, InputError, OSError) as exc:  # OSError: also a disk or input failing mid-run
+    # OSError: also a disk or input failing mid-run; BrokenProcessPool: a local worker was killed (a rerun resumes)
+    except (ConfigError, InputError, OSError, BrokenProcessPool) as exc:
         print(f"tokcount: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FATAL
 

@@ -86,12 +86,19 @@ class Media(_Strict):
         return self
 
 
+# Where forking a process per core is paid back (measured with ``python -m jobs.bench``, README).
+SMALL_INPUT_BYTES = 8 * 1000 * 1000
+
+
 class Execution(_Strict):
-    small_input_bytes: int = Field(20 * 1024 * 1024, ge=0, description="below this, count in-process")
-    force_ray: bool = False
-    batch_size: int = Field(256, ge=1)
-    lines_per_block: int = Field(2000, ge=1, description="read blocks: parallelism within one shard")
-    actors: int | None = Field(None, ge=1, description="actor pool size; default sized from the cluster")
+    engine: Literal["auto", "ray", "local", "in-process"] = Field(
+        "auto", description="auto: Ray on a cluster, else in-process below small_input_bytes, else local")
+    small_input_bytes: int = Field(SMALL_INPUT_BYTES, ge=0, description="below this, count in one process")
+    force_ray: bool = Field(False, description="the same as engine: ray")
+    lines_per_block: int = Field(2000, ge=1, description="lines counted and written to Parquet at a time")
+    split_bytes: int = Field(64 * 1024 * 1024, ge=4096,
+                             description="plain JSONL shards larger than this are counted as line ranges in parallel")
+    actors: int | None = Field(None, ge=1, description="Ray actors; default one per CPU of the cluster")
     address: str | None = None
     verify_inputs: bool = Field(False, description="on resume, re-hash inputs instead of trusting size+mtime")
     # Same tokens whichever runs (tests/core/test_backends.py), so not part of the fingerprint.

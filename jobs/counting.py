@@ -1,7 +1,7 @@
 """Raw lines in, output rows out: the one function both the Ray actors and the in-process path run.
 
 ``RowCounter`` is built once per process (a Ray actor, or the driver for small inputs): the
-registry, limits and encoders are set up in ``__init__`` so each batch only counts. It never raises
+registry, limits and encoders are set up in ``__init__`` so each block of lines only counts. It never raises
 for a bad record; anything unexpected becomes an ``internal_error`` row naming the record.
 """
 
@@ -16,7 +16,7 @@ from jobs.batch_usage import Usage
 from jobs.config import JobConfig
 from jobs.days import utc_day
 from jobs.image_fetch import ImageSizer
-from jobs.output import INTERNAL_COLUMNS, output_schema
+from jobs.output import output_schema
 from jobs.records import MISSING, Unwrapper, get_path
 from jobs.reports.pricing import price_key
 from tokcount_core import RULES_VERSION, ErrorCode, EstimateReason, Limits, Registry, count, default_registry
@@ -24,16 +24,15 @@ from tokcount_core.encoding import prepare, set_backend
 
 
 class RowCounter:
-    """Callable on a ``sources.READ_SCHEMA`` batch; returns the same rows in ``output_schema``."""
+    """Lines of one shard in, a table in ``output_schema`` out (``count_lines``)."""
 
-    def __init__(self, config: JobConfig, usage: dict[str, Usage] | None = None):
+    def __init__(self, config: JobConfig, usage: dict[str, Usage] | None = None, *, eager: bool = True):
         self.config = config
         self.usage = usage or {}  # billed usage joined by record id (batch output files)
         self.image_sizer = ImageSizer(config.media)
         self.unwrapper = Unwrapper(config)
-        self.registry, self.limits = core_settings(config)
+        self.registry, self.limits = core_settings(config, eager=eager)
         self.schema = self.schema_for(config)
-        self._batch_schema = self.schema.append(INTERNAL_COLUMNS[0]).append(INTERNAL_COLUMNS[1])
         self._max_bytes = getattr(self.limits, "max_record_bytes", None)
         self.has_day = "day" in self.schema.names
 
@@ -42,15 +41,10 @@ class RowCounter:
         """The rows' schema; a subclass adding columns (``jobs.datasets``) extends it."""
         return output_schema(config, Unwrapper(config).columns)
 
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        files = batch.column("source_file").to_pylist()
-        rows = batch.column("source_row").to_pylist()
-        raws = batch.column("raw").to_pylist()
-        out = [self.count_line(f, r, raw) for f, r, raw in zip(files, rows, raws, strict=True)]
-        for name in ("_shard_sha256", "_shard_bytes"):
-            for row, value in zip(out, batch.column(name).to_pylist(), strict=True):
-                row[name] = value
-        return pa.Table.from_pylist(out, schema=self._batch_schema)
+    def count_lines(self, source_file: str, first_row: int, raws: list[bytes]) -> pa.Table:
+        """Consecutive lines of ``source_file`` from row ``first_row`` on, one output row each."""
+        rows = [self.count_line(source_file, first_row + i, raw) for i, raw in enumerate(raws)]
+        return pa.Table.from_pylist(rows, schema=self.schema)
 
     def count_line(self, source_file: str, source_row: int, raw: bytes) -> dict[str, Any]:
         """One output row for one input line, whatever the line holds."""
@@ -139,16 +133,18 @@ class RowCounter:
         return dollars / 1e6
 
 
-def core_settings(config: JobConfig) -> tuple[Registry, Limits]:
-    """The registry and limits a config asks for, with this process's backend selected and its
-    encoders built (each Ray actor, and the server, does this once)."""
+def core_settings(config: JobConfig, *, eager: bool = True) -> tuple[Registry, Limits]:
+    """The registry and limits a config asks for, with this process's backend selected and, when
+    ``eager``, its encoders built (each Ray actor, and the server, does this once); a small input
+    builds only the ones its records use, on first use."""
     overrides = config.registry
     registry = default_registry()
     if overrides.aliases or overrides.unknown_model_encoding or overrides.providers:
         registry = registry.with_overrides(aliases=overrides.aliases, providers=overrides.providers,
                                            unknown_model_encoding=overrides.unknown_model_encoding)
     set_backend(config.execution.backend)
-    prepare()  # build encoders now, not on the first record
+    if eager:
+        prepare()  # build encoders now, not on the first record
     return registry, Limits(**config.limits)
 
 

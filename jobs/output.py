@@ -3,21 +3,20 @@
 Layout of OUTPUT (any pyarrow filesystem)::
 
     <shard>.parquet                      one per input shard (or kept/ and rejected/ with a split)
+    <shard>.part-NNNNN.parquet           instead, for a shard split into line ranges (in line order)
     _done/<shard key>.json               marker: input size/mtime/sha256, config fingerprint, stats
     _tmp/<shard key>/...                 in-flight files; renamed into place when the shard ends
     _manifest.json                       written last, from all markers of this run's inputs
 
 Names starting with ``_`` are ignored by pyarrow/Spark dataset readers, so ``OUTPUT`` reads as one
 table. A shard counts as done only when its marker exists, and the marker is written after the
-rename, so a killed run leaves either a finished shard or none. ``_manifest.json`` exists only
-after a run finished: ``prepare`` removes the previous one.
+rename (of all its ranges' files), so a killed run leaves either a finished shard or none.
+``_manifest.json`` exists only after a run finished: ``prepare`` removes the previous one.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,9 +27,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from jobs.config import JobConfig
-from jobs.sources import Digest, Shard, content_sha256, iter_records, resolve
+from jobs.sources import Digest, Shard, content_sha256, resolve
 
-INTERNAL_COLUMNS = (pa.field("_shard_sha256", pa.string()), pa.field("_shard_bytes", pa.int64()))
 NO_DAY = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for a null partition value
 DETAIL_FIELDS = ("text_tokens", "image_tokens", "audio_tokens", "file_tokens", "tool_tokens",
                  "response_format_tokens", "overhead_tokens", "cached_tokens")
@@ -219,15 +217,19 @@ class OutputDir:
 
 
 class ShardWriter:
-    """Streams one shard's rows to temp Parquet file(s); ``finish`` renames them and writes the marker.
+    """Streams one shard's rows (or one line range's, ``part``) to temp Parquet file(s) under
+    ``_tmp/<shard key>/``; ``close`` returns their paths relative to OUTPUT, and ``commit_shard``
+    moves them into place once the whole shard is written.
 
     With ``output.partition_by: day`` a shard's rows go to ``day=YYYY-MM-DD/<shard>.parquet`` (one
     file per day the shard has; ``day=__HIVE_DEFAULT_PARTITION__`` for rows without a readable
     timestamp), so a report over a date range reads only those days.
     """
 
-    def __init__(self, out: OutputDir, shard: Shard, schema: pa.Schema, config: JobConfig, fingerprint: str):
-        self.out, self.shard, self.schema, self.fingerprint = out, shard, schema, fingerprint
+    def __init__(self, out: OutputDir, shard: Shard, schema: pa.Schema, config: JobConfig,
+                 part: int | None = None, first_row: int = 0):
+        self.out, self.shard, self.schema = out, shard, schema
+        self.stem = shard.name if part is None else f"{shard.name}.part-{part:05d}"
         self.max_input_tokens = config.output.max_input_tokens
         self.partitioned = config.output.partition_by == "day"
         self.subdirs = ("kept", "rejected") if self.max_input_tokens is not None else ("",)
@@ -237,12 +239,11 @@ class ShardWriter:
             for sub in self.subdirs:
                 self._writer(self._relative(sub, None))
         self.stats = ShardStats()
-        self.next_row = 0
-        self.started = time.monotonic()
+        self.next_row = first_row
 
     def _relative(self, sub: str, day: str | None) -> str:
         partition = f"day={day or NO_DAY}" if self.partitioned else ""
-        return "/".join(p for p in (sub, partition, f"{self.shard.name}.parquet") if p)
+        return "/".join(p for p in (sub, partition, f"{self.stem}.parquet") if p)
 
     def _writer(self, rel: str) -> pq.ParquetWriter:
         if rel not in self.writers:
@@ -268,7 +269,6 @@ class ShardWriter:
             raise RuntimeError(f"{self.shard.uri}: rows arrived out of order at {rows[0]} (expected "
                                f"{self.next_row}); output would not match the input order")
         self.next_row += table.num_rows
-        table = table.select(self.schema.names)
         if self.max_input_tokens is None:
             self._write(self.subdirs[0], table)
             self.stats.add(table, kept=None)
@@ -279,60 +279,26 @@ class ShardWriter:
         self._write(self.subdirs[1], table.filter(pc.invert(keep)))
         self.stats.add(table, kept=kept.num_rows)
 
-    def finish(self, digest: Digest) -> dict[str, Any]:
+    def close(self) -> list[str]:
         for writer in self.writers.values():
             writer.close()
-        for rel in self.writers:
-            self.out.move(self.out.join("_tmp", self.shard.key, rel), self.out.join(rel))
-        marker = {
-            "input": {"uri": self.shard.uri, "size": self.shard.size, "mtime": self.shard.mtime},
-            "sha256": digest.sha256,
-            "bytes_read": digest.bytes,
-            "config": self.fingerprint,
-            "outputs": sorted(self.writers),
-            "stats": asdict(self.stats),
-        }
-        self.out.write_json(marker, "_done", f"{self.shard.key}.json")
-        return marker
+        return sorted(self.writers)
 
 
-class Router:
-    """Sends counted batches to their shard's writer and finishes a shard at its last row.
-
-    Works for any mix of shards per batch; rows of one shard must arrive in order (Ray Data's
-    ``preserve_order``), which ``ShardWriter.write`` checks.
-    """
-
-    def __init__(self, make_writer: Callable[[Shard], ShardWriter], shards: list[Shard],
-                 on_finish: Callable[[Shard, dict[str, Any]], None]):
-        self.make_writer = make_writer
-        self.by_uri = {s.uri: s for s in shards}
-        self.open: dict[str, ShardWriter] = {}
-        self.finished: set[str] = set()
-        self.on_finish = on_finish
-
-    def feed(self, batch: pa.Table) -> None:
-        files = batch.column("source_file")
-        for uri in pc.unique(files).to_pylist():
-            part = batch if len(self.by_uri) == 1 else batch.filter(pc.equal(files, uri))
-            writer = self.open.get(uri) or self.open.setdefault(uri, self.make_writer(self.by_uri[uri]))
-            writer.write(part)
-            sha = part.column("_shard_sha256")[-1].as_py()
-            if sha is not None:
-                self._finish(uri, Digest(sha, part.column("_shard_bytes")[-1].as_py()))
-
-    def finish_empty(self) -> None:
-        """Shards that produced no rows at all (empty files): hash them here and finish."""
-        for uri, shard in self.by_uri.items():
-            if uri in self.finished:
-                continue
-            items = list(iter_records(shard))
-            if len(items) != 1:
-                raise RuntimeError(f"{uri}: the job ended before this shard's last row arrived")
-            self.open.setdefault(uri, self.make_writer(shard))
-            self._finish(uri, items[0])
-
-    def _finish(self, uri: str, digest: Digest) -> None:
-        marker = self.open.pop(uri).finish(digest)
-        self.finished.add(uri)
-        self.on_finish(self.by_uri[uri], marker)
+def commit_shard(out: OutputDir, shard: Shard, outputs: list[str], digest: Digest, stats: ShardStats,
+                 fingerprint: str, nodes: list[str]) -> dict[str, Any]:
+    """Move a shard's finished temp files into place, then write its marker: now it is done.
+    ``nodes``: where it was counted (the Ray node ids, or this host), for the manifest."""
+    for rel in outputs:
+        out.move(out.join("_tmp", shard.key, rel), out.join(rel))
+    marker = {
+        "input": {"uri": shard.uri, "size": shard.size, "mtime": shard.mtime},
+        "sha256": digest.sha256,
+        "bytes_read": digest.bytes,
+        "config": fingerprint,
+        "outputs": sorted(outputs),
+        "stats": asdict(stats),
+        "nodes": sorted(set(nodes)),
+    }
+    out.write_json(marker, "_done", f"{shard.key}.json")
+    return marker

@@ -1,8 +1,8 @@
-"""Plan, count, write: the whole job, on Ray or in-process, with the same rows either way.
+"""Plan, count, write: the whole job, on Ray or in-process, with the same files either way.
 
-Both engines produce batches of ``RowCounter`` output for the driver's ``Router``, which writes
-each shard's Parquet and marker as soon as its last row arrives. Only the source of the batches
-differs: Ray Data (custom datasource -> actor pool) or a plain loop for small inputs.
+The driver lists the inputs, decides what is left to do and which engine pays, hands the shards to
+workers (``engines.schedule``), and writes the manifest from the markers they return. Workers
+read, count, write and commit whole shards (or line ranges of big ones) themselves.
 """
 
 from __future__ import annotations
@@ -10,24 +10,27 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.fs as pafs
 
-from jobs.batch_usage import Usage, load_batch_usage
+from jobs.batch_usage import load_batch_usage
 from jobs.config import JobConfig
 from jobs.counting import RowCounter
+from jobs.engines import ForkPool, LocalPool, Pool, RayPool, ensure_ray, ray_info, schedule
 from jobs.manifest import build_manifest
-from jobs.output import OutputDir, Router, ShardWriter
-from jobs.sources import Shard, list_shards, make_datasource, read_blocks
+from jobs.output import OutputDir
+from jobs.sources import Shard, list_shards
+from jobs.work import JobContext
+
+__all__ = ["JobResult", "Plan", "ensure_ray", "plan_job", "run_job"]
 
 Log = Callable[[str], None]
-
-READ_TASK_CPUS = 0.25  # reading is I/O bound; a whole CPU per read task starves the actors on 2 cores
-
+FAST_BACKEND_BYTES = 64 * 1000 * 1000
 
 def log_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -48,9 +51,10 @@ class Plan:
 
 
 def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pafs.FileSystem | None = None,
-             overwrite: bool = False, counter: type[RowCounter] = RowCounter) -> Plan:
+             overwrite: bool = False, shards: list[Shard] | None = None,
+             counter: type[RowCounter] = RowCounter) -> Plan:
     """Every fatal check (inputs exist, output writable) happens here, before any counting."""
-    shards = list_shards(inputs, filesystem)
+    shards = list_shards(inputs, filesystem) if shards is None else shards
     out = OutputDir(output, filesystem)
     out.prepare(overwrite)
     fingerprint = config.fingerprint("" if counter is RowCounter else counter.__name__)
@@ -58,24 +62,65 @@ def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: p
     return Plan(shards, todo, out, fingerprint)
 
 
+def choose_engine(config: JobConfig, input_bytes: int) -> str:
+    """Ray on a cluster (or when this process already drives one: forking it would be unsafe), one
+    process for small inputs, else a process per core of this machine (what pays, README Benchmark)."""
+    execution = config.execution
+    if execution.engine != "auto":
+        return execution.engine
+    if execution.force_ray or execution.address or os.environ.get("RAY_ADDRESS"):
+        return "ray"
+    if input_bytes < execution.small_input_bytes or (os.cpu_count() or 1) < 2:
+        return "in-process"
+    ray = sys.modules.get("ray")
+    return "ray" if ray is not None and ray.is_initialized() else "local"
+
+
+def make_pool(engine: str, config: JobConfig, input_bytes: int, counter: type[RowCounter] = RowCounter) -> Pool:
+    small = input_bytes < config.execution.small_input_bytes
+    if config.execution.backend == "auto" and input_bytes < FAST_BACKEND_BYTES:
+        # The same tokens either way (tests/core/test_backends.py), but fastokens takes ~2 s more to
+        # build, paid back from here on (~0.1 s/MB saved per worker: README, Benchmark).
+        config = config.with_updates(**{"execution.backend": "tiktoken"})
+    if engine == "ray":
+        return RayPool(config, counter)
+    if engine == "local":
+        return ForkPool(config, config.execution.actors or os.cpu_count() or 1, counter)
+    return LocalPool(config, counter, eager=not small)  # a small input builds only the encoders it uses
+
+
 def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pafs.FileSystem | None = None,
             overwrite: bool = False, log: Log = log_stderr, counter: type[RowCounter] = RowCounter) -> JobResult:
     """``counter`` turns lines into rows: ``RowCounter``, or a subclass with more columns (``jobs.datasets``)."""
     started = time.time()
-    plan = plan_job(inputs, output, config, filesystem=filesystem, overwrite=overwrite, counter=counter)
+    began = time.monotonic()
+    pool: Pool | None = None
+    try:
+        with ThreadPoolExecutor(1) as planner:
+            # Start-up (Ray's init, the encoders) overlaps with listing and planning.
+            listing = planner.submit(list_shards, inputs, filesystem)
+            if choose_engine(config, 0) == "ray":
+                pool = RayPool(config, counter)
+            shards = listing.result()
+            planning = planner.submit(plan_job, inputs, output, config, filesystem=filesystem,
+                                      overwrite=overwrite, shards=shards, counter=counter)
+            listed = sum(s.size for s in shards)
+            pool = pool or make_pool(choose_engine(config, listed), config, listed, counter)
+            plan = planning.result()
+        usage = load_batch_usage(config.usage_from, filesystem)
+    except BaseException:
+        if pool is not None:
+            pool.close()
+        raise
     todo_bytes = sum(s.size for s in plan.todo)
-    small = todo_bytes < config.execution.small_input_bytes
-    use_ray = bool(plan.todo) and (config.execution.force_ray or not small)
-    engine = "ray" if use_ray else "in-process"
     skipped = len(plan.shards) - len(plan.todo)
     log(f"tokcount: {len(plan.shards)} shard(s), {len(plan.todo)} to count ({todo_bytes / 1e6:.1f} MB), "
-        f"{skipped} already done; engine: {engine}")
+        f"{skipped} already done; engine: {pool.name}")
     orphans = plan.out.orphans(plan.shards)
     for marker in orphans:
         log(f"tokcount: warning: {marker['input']['uri']} is not among the inputs (deleted or renamed?) but its "
             f"rows are still in OUTPUT ({', '.join(marker['outputs'])}); delete them or rerun with --overwrite")
 
-    schema = counter.schema_for(config)
     markers: dict[str, dict[str, Any]] = {}
 
     def finished(shard: Shard, marker: dict[str, Any]) -> None:
@@ -86,13 +131,16 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
 
     for shard in plan.todo:
         plan.out.discard(shard)
-    router = Router(lambda s: ShardWriter(plan.out, s, schema, config, plan.fingerprint), plan.todo, finished)
-    usage = load_batch_usage(config.usage_from, filesystem)
-    batches = (_ray_batches(plan.todo, config, usage, counter) if use_ray
-               else _local_batches(plan.todo, config, usage, counter))
-    for batch in batches:
-        router.feed(batch)
-    router.finish_empty()
+    context = JobContext(output, filesystem, plan.fingerprint, usage)
+    try:
+        if isinstance(pool, RayPool) and plan.todo:
+            pool.wait_ready()  # for the start-up time in the manifest: actors are ready to count
+        ready = time.monotonic()
+        schedule(pool, plan.todo, context, config.execution.split_bytes, plan.out, finished)
+        counted_at = time.monotonic()
+        info = ray_info() if isinstance(pool, RayPool) else None
+    finally:
+        pool.close()
 
     counted = dict(markers)
     for shard in plan.shards:
@@ -100,72 +148,27 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     wall = time.time() - started
     records = sum(m["stats"]["records"] for m in counted.values())
     nbytes = sum(m["bytes_read"] for m in counted.values())
+    steady = counted_at - ready
     run = {
-        "engine": engine,
+        "engine": pool.name,
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "wall_seconds": round(wall, 3),
+        # Start-up: listing, planning and the workers building their encoders; steady: counting.
+        "startup_seconds": round(ready - began, 3),
+        "counting_seconds": round(steady, 3),
         "shards_counted": len(counted),
         "shards_skipped": skipped,
         "records_counted": records,
         "bytes_read": nbytes,
         "records_per_second": round(records / wall, 1) if wall else None,
         "mb_per_second": round(nbytes / 1e6 / wall, 3) if wall else None,
+        "steady_mb_per_second": round(nbytes / 1e6 / steady, 3) if steady else None,
     }
-    if use_ray:
-        run["ray"] = _ray_info()
+    if info:
+        run["ray"] = info
+    # Which nodes counted this run's shards (a shard split across nodes counts for each).
+    run["shards_by_node"] = dict(sorted(Counter(n for m in counted.values() for n in m.get("nodes", [])).items()))
     manifest = build_manifest(config, config.format, output, plan.shards, markers, run, orphans)
     plan.out.write_json(manifest, "_manifest.json")
     plan.out.cleanup()
     return JobResult(manifest=manifest, output=output)
-
-
-def _local_batches(shards: list[Shard], config: JobConfig, usage: dict[str, Usage],
-                   counter_cls: type[RowCounter]) -> Iterator[pa.Table]:
-    counter = counter_cls(config, usage)
-    for shard in shards:
-        for block in read_blocks(shard, config.execution.lines_per_block):
-            yield counter(block)
-
-
-def ensure_ray(address: str | None) -> None:
-    """Join the cluster at ``address`` / ``RAY_ADDRESS``, or start a local one without dashboard."""
-    import ray
-
-    if ray.is_initialized():
-        return
-    address = address or os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(address="local", include_dashboard=False, log_to_driver=False)
-
-
-def actor_pool_size(total_cpus: float, requested: int | None) -> tuple[int, float]:
-    """Actors and CPUs per actor: leave room for the read tasks, never ask for a whole CPU per
-    actor on a small machine (the pool would wait forever for CPUs the readers hold)."""
-    actors = requested or max(1, int(total_cpus) - 1 if total_cpus > 2 else int(total_cpus))
-    per_actor = max(0.25, min(1.0, (total_cpus - 2 * READ_TASK_CPUS) / actors))
-    return actors, round(per_actor, 2)
-
-
-def _ray_batches(shards: list[Shard], config: JobConfig, usage: dict[str, Usage],
-                 counter: type[RowCounter]) -> Iterator[pa.Table]:
-    import ray
-
-    ensure_ray(config.execution.address)
-    ctx = ray.data.DataContext.get_current()
-    ctx.execution_options.preserve_order = True  # a shard's rows reach the writer in order
-    actors, per_actor = actor_pool_size(ray.cluster_resources().get("CPU", 1.0), config.execution.actors)
-    ds = ray.data.read_datasource(make_datasource(shards, config.execution.lines_per_block),
-                                  override_num_blocks=len(shards), num_cpus=READ_TASK_CPUS)
-    ds = ds.map_batches(counter, fn_constructor_kwargs={"config": config, "usage": usage}, batch_format="pyarrow",
-                        batch_size=config.execution.batch_size, num_cpus=per_actor,
-                        compute=ray.data.ActorPoolStrategy(size=actors))
-    yield from ds.iter_batches(batch_size=None, batch_format="pyarrow")
-
-
-def _ray_info() -> dict[str, Any]:
-    import ray
-
-    return {"version": ray.__version__, "nodes": sum(1 for n in ray.nodes() if n["Alive"]),
-            "cpus": ray.cluster_resources().get("CPU")}

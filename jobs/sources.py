@@ -9,7 +9,6 @@ stored (compressed), while reading, so the manifest and resume markers cost no s
 from __future__ import annotations
 
 import fnmatch
-import functools
 import gzip
 import hashlib
 import io
@@ -29,16 +28,6 @@ JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".ndjson",
 PARQUET_SUFFIXES = (".parquet", ".pq")
 _GLOB_CHARS = "*?["
 _BOM = b"\xef\xbb\xbf"
-
-READ_SCHEMA = pa.schema([
-    ("source_file", pa.string()),
-    ("source_row", pa.int64()),
-    ("raw", pa.large_binary()),
-    # Set on the last row of a shard only: the writer finalizes the shard when it sees them.
-    ("_shard_sha256", pa.string()),
-    ("_shard_bytes", pa.int64()),
-])
-
 
 class InputError(ValueError):
     """Missing or unreadable input: fatal before any work starts."""
@@ -156,9 +145,9 @@ def _name_shards(found: dict[str, tuple[str, str, pafs.FileSystem, pafs.FileInfo
 class _HashingReader(io.RawIOBase):
     """Counts and hashes the stored bytes as a decompressor pulls them."""
 
-    def __init__(self, stream: Any):
+    def __init__(self, stream: Any, hashing: bool = True):
         self._stream = stream
-        self.sha256 = hashlib.sha256()
+        self.sha256 = hashlib.sha256() if hashing else None
         self.bytes_read = 0
 
     def readable(self) -> bool:
@@ -168,7 +157,8 @@ class _HashingReader(io.RawIOBase):
         data = self._stream.read(len(buffer))
         n = len(data)
         buffer[:n] = data
-        self.sha256.update(data)
+        if self.sha256 is not None:
+            self.sha256.update(data)
         self.bytes_read += n
         return n
 
@@ -210,12 +200,61 @@ def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
             text = buffered
         try:
             for line in text:
-                # Concatenated Windows files carry a BOM on any line; the core strips it too.
-                yield line.removesuffix(b"\n").removesuffix(b"\r").removeprefix(_BOM)
+                yield _clean(line)
             hashing.drain()
         except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile) as exc:
             raise InputError(f"input {shard.uri} is corrupt or truncated: {exc}") from None
         yield Digest(hashing.sha256.hexdigest(), hashing.bytes_read)
+
+
+def _clean(line: bytes) -> bytes:
+    # Concatenated Windows files carry a BOM on any line; the core strips it too.
+    return line.removesuffix(b"\n").removesuffix(b"\r").removeprefix(_BOM)
+
+
+def splittable(shard: Shard) -> bool:
+    """Only plain JSONL can be read from the middle (a compressed stream cannot be entered there)."""
+    return shard.kind == "jsonl" and shard.path.lower().endswith((".jsonl", ".ndjson"))
+
+
+def iter_range(shard: Shard, start: int, end: int) -> Iterator[bytes]:
+    """The lines of a plain JSONL shard that start at a byte offset in ``[start, end)``.
+
+    Ranges that tile the file give every line exactly once: a range skips the line that began
+    before it and finishes the one that begins inside it.
+    """
+    with shard.fs.open_input_file(shard.path) as raw:
+        pos = max(start - 1, 0)
+        raw.seek(pos)
+        reader = io.BufferedReader(_HashingReader(raw, hashing=False), buffer_size=1 << 20)
+        if start > 0:
+            pos += len(reader.readline())  # the rest of the line holding byte start-1, with its \n
+        while pos < end:
+            line = reader.readline()
+            if not line:
+                return
+            pos += len(line)
+            yield _clean(line)
+
+
+def index_lines(shard: Shard, boundaries: list[int]) -> tuple[list[int], Digest]:
+    """For each byte offset in ``boundaries`` (ascending, > 0, < size), the number of lines that
+    start before it (the first row of the range starting there), and the shard's digest: one pass."""
+    rows: list[int] = []
+    newlines, offset, todo = 0, 0, list(boundaries)
+    sha = hashlib.sha256()
+    with shard.fs.open_input_stream(shard.path, compression=None) as raw:
+        while chunk := raw.read(8 << 20):
+            sha.update(chunk)
+            end = offset + len(chunk)
+            # A line starts at 0 and after every \n; lines before b = 1 + newlines in [0, b - 1).
+            while todo and todo[0] - 1 <= end:
+                rows.append(1 + newlines + chunk.count(b"\n", 0, todo.pop(0) - 1 - offset))
+            newlines += chunk.count(b"\n")
+            offset = end
+    if todo:
+        raise InputError(f"input {shard.uri} shrank while it was being read")
+    return rows, Digest(sha.hexdigest(), offset)
 
 
 def _iter_parquet(shard: Shard) -> Iterator[bytes | Digest]:
@@ -236,39 +275,6 @@ def _drop_nulls(value: Any) -> Any:
     return value
 
 
-def read_blocks(shard: Shard, lines_per_block: int, max_block_bytes: int = 64 << 20) -> Iterator[pa.Table]:
-    """A shard as Arrow blocks of ``READ_SCHEMA``; the last row carries the shard's digest.
-
-    An empty shard yields nothing: the writer finalizes shards it never saw rows for.
-    """
-    start, raws, size = 0, [], 0
-    for item in iter_records(shard):
-        if isinstance(item, Digest):
-            if raws:
-                yield _block(shard.uri, start, raws, item)
-            return
-        if len(raws) >= lines_per_block or size >= max_block_bytes:
-            yield _block(shard.uri, start, raws, None)
-            start, raws, size = start + len(raws), [], 0
-        raws.append(item)
-        size += len(item)
-
-
-def _block(uri: str, start: int, raws: list[bytes], digest: Digest | None) -> pa.Table:
-    n = len(raws)
-    sha = [None] * n
-    nbytes: list[int | None] = [None] * n
-    if digest is not None:
-        sha[-1], nbytes[-1] = digest.sha256, digest.bytes
-    return pa.table({
-        "source_file": pa.array([uri] * n, pa.string()),
-        "source_row": pa.array(range(start, start + n), pa.int64()),
-        "raw": pa.array(raws, pa.large_binary()),
-        "_shard_sha256": pa.array(sha, pa.string()),
-        "_shard_bytes": pa.array(nbytes, pa.int64()),
-    }, schema=READ_SCHEMA)
-
-
 def peek_records(shard: Shard, limit: int = 20) -> list[bytes]:
     """The first few lines of a shard (format detection)."""
     out: list[bytes] = []
@@ -277,29 +283,3 @@ def peek_records(shard: Shard, limit: int = 20) -> list[bytes]:
             break
         out.append(item)
     return out
-
-
-def make_datasource(shards: list[Shard], lines_per_block: int) -> Any:
-    """A Ray Data datasource with one read task per shard (imported lazily: the in-process path
-    never needs Ray)."""
-    from ray.data import Datasource, ReadTask
-    from ray.data.block import BlockMetadata
-
-    class ShardDatasource(Datasource):
-        def get_name(self) -> str:
-            return "TokcountShards"
-
-        def estimate_inmemory_data_size(self) -> int:
-            return sum(s.size for s in shards)
-
-        def get_read_tasks(self, parallelism: int, per_task_row_limit: int | None = None,
-                           data_context: Any = None) -> list[ReadTask]:
-            return [
-                ReadTask(functools.partial(read_blocks, shard, lines_per_block),
-                         BlockMetadata(num_rows=None, size_bytes=shard.size, exec_stats=None,
-                                       input_files=[shard.uri]),
-                         schema=READ_SCHEMA)
-                for shard in shards
-            ]
-
-    return ShardDatasource()

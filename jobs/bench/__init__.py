@@ -1,1 +1,2 @@
-"""Benchmarks: each module measures one capability and prints its numbers next to an in-process baseline."""
+"""Benchmarks: ``python -m jobs.bench`` (the batch job against raw tiktoken, LiteLLM and itself) and
+``python -m jobs.bench.serve`` (the HTTP server)."""

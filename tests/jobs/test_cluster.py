@@ -117,10 +117,16 @@ def test_job_submit_on_a_two_node_cluster(sample, tmp_path):
 
         manifest = json.loads((out / "_manifest.json").read_text())
         assert manifest["run"]["engine"] == "ray" and manifest["run"]["ray"]["nodes"] == 2
+        # Both nodes counted and wrote shards (each node has one CPU, so one actor).
+        assert len(manifest["run"]["shards_by_node"]) == 2, manifest["run"]
         local = tmp_path / "local"
         subprocess.run([sys.executable, "-m", "jobs.count_tokens", str(sample), str(local), "--model", MODEL],
                        cwd=REPO, check=True, capture_output=True)
         assert read_output(out).equals(read_output(local))
+        files = sorted(p.name for p in local.glob("*.parquet"))
+        assert files == sorted(p.name for p in out.glob("*.parquet")) and len(files) == 4
+        for name in files:  # byte for byte
+            assert (out / name).read_bytes() == (local / name).read_bytes(), name
     finally:
         for node in reversed(nodes):
             stop_node(node)

@@ -87,7 +87,7 @@ def test_a_rerun_writes_byte_identical_files(corpus, counted, tmp_path):
 def test_ray_gives_the_same_rows_with_one_or_two_actors(corpus, counted, ray_session, tmp_path, actors):
     """Small blocks and batches, so rows of one shard cross actors and must come back in order."""
     out, manifest = counted
-    config = JobConfig(execution={"force_ray": True, "actors": actors, "lines_per_block": 7, "batch_size": 3})
+    config = JobConfig(execution={"force_ray": True, "actors": actors, "lines_per_block": 7})
     on_ray = run([corpus[0]], tmp_path / "ray", config)
     assert on_ray["run"]["engine"] == "ray"
     assert read_output(tmp_path / "ray").equals(read_output(out))

@@ -77,12 +77,12 @@ def _ancestors(pid: int) -> Iterator[int]:
 
 
 def busy_actor_pids() -> list[int]:
-    """Ray workers running a ``RowCounter`` batch right now (their title ends in ``.submit``) that
+    """Ray actors counting a shard right now (their title is ``ray::ShardWorker.count_...``) that
     descend from this process (its local Ray): no one else's process is ever touched."""
     pids = []
     for entry in Path("/proc").iterdir():
         try:
-            if (entry.name.isdigit() and b"MapBatches(RowCounter)).submit" in (entry / "cmdline").read_bytes()
+            if (entry.name.isdigit() and b"ray::ShardWorker.count_" in (entry / "cmdline").read_bytes()
                     and os.getpid() in _ancestors(int(entry.name))):
                 pids.append(int(entry.name))
         except OSError:
@@ -116,7 +116,7 @@ def test_a_killed_actor_is_replaced_and_the_output_is_identical(big, ray_session
     try:
         busy = wait_for(busy_actor_pids, alive=thread.is_alive)
         done_at_kill = len(markers(out))
-        os.kill(busy[0], signal.SIGKILL)  # mid-batch: Ray Data must restart the actor and retry the batch
+        os.kill(busy[0], signal.SIGKILL)  # mid-shard: Ray must restart the actor and run the shard again
     finally:
         thread.join(timeout=300)
     assert "error" not in result, result.get("error")

@@ -1,4 +1,4 @@
-"""Peak memory of the driver and of every Ray process it started, for ``jobs.benchmark``.
+"""Peak memory of the driver and of every Ray process it started, for ``jobs.bench``.
 
 Linux only (``/proc``); elsewhere it reports the driver's ``ru_maxrss`` alone. A local Ray's raylet
 is a child of the driver and its workers are the raylet's children, so walking the driver's
@@ -48,16 +48,17 @@ def descendants(pid: int) -> list[int]:
 def _status(pid: int) -> tuple[str, int, int] | None:
     """(process name, peak RSS, current private RSS) in bytes, or None when it is gone."""
     try:
-        name = (_PROC / str(pid) / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+        name = (_PROC / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         fields = dict(line.split(":", 1) for line in (_PROC / str(pid) / "status").read_text().splitlines())
         return name, int(fields["VmHWM"].split()[0]) * 1024, int(fields["RssAnon"].split()[0]) * 1024
     except (OSError, KeyError, ValueError):
         return None
 
 
-def role(name: str) -> str:
-    """Group Ray processes: the counting actors, other workers (read tasks), Ray's own daemons."""
-    if "MapWorker" in name or "RowCounter" in name:
+def role(name: str, driver: str) -> str:
+    """Group processes: the counting workers (Ray actors, or forks of the driver: the same command
+    line), other Ray workers, Ray's own daemons."""
+    if "ShardWorker" in name or name == driver:
         return "actor"
     if name.startswith("ray::"):
         return "worker"
@@ -107,9 +108,10 @@ class PeakMemory:
         if not self.linux:
             return {"driver_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1)}
         me = os.getpid()
+        driver = self.peaks.get(me, ("",))[0]
         groups: dict[str, list[tuple[int, int]]] = {"driver": [], "actor": [], "worker": [], "ray_daemon": []}
         for pid, (name, peak, private) in self.peaks.items():
-            groups["driver" if pid == me else role(name)].append((peak, private))
+            groups["driver" if pid == me else role(name, driver)].append((peak, private))
         out: dict[str, Any] = {}
         for group, key in (("driver", "driver"), ("actor", "actor_max"), ("worker", "worker_max"),
                            ("ray_daemon", "ray_daemons_max")):

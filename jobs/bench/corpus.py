@@ -1,4 +1,4 @@
-"""A deterministic benchmark corpus of request bodies as JSONL shards (``jobs.benchmark``).
+"""A deterministic benchmark corpus of request bodies as JSONL shards (``jobs.bench``).
 
 Records are built from a fixed-seed pool of paragraphs (English prose, code, numbers, a little CJK
 and emoji) so every run, on every machine, counts the same bytes. The mix is what request logs look

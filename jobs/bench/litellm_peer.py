@@ -1,4 +1,4 @@
-"""LiteLLM's ``token_counter`` as a peer in ``jobs.benchmark`` (measured only if it is installed).
+"""LiteLLM's ``token_counter`` as a peer in ``jobs.bench`` (measured only if it is installed).
 
 LiteLLM counts Chat Completions ``messages`` (+ ``tools``), so Responses bodies are first turned into
 the equivalent chat request: instructions as a system message, items as messages, function calls as

@@ -1,0 +1,201 @@
+"""Where pieces run: in this process, in forked processes on this machine, or on Ray actors.
+
+``in-process`` builds the encoders once and counts on one core. ``local`` builds them once too,
+then forks one process per CPU, which inherit them (nothing to start but the fork): the cheapest way
+to use every core of one machine. ``ray`` runs one actor per CPU of a cluster, each building its
+own encoders while the driver plans.
+
+The driver only plans and hands out pieces (``schedule``): each worker reads, counts, writes and
+commits its own, so rows never pass through the driver. Whole shards go biggest first, so the
+last one to finish is a small one; a split shard's ranges wait for its index (one fast pass).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from jobs.config import JobConfig
+from jobs.counting import RowCounter
+from jobs.output import ShardStats, add_stats, commit_shard
+from jobs.sources import Digest, Shard
+from jobs.work import JobContext, PartResult, ShardWorker, boundaries, ranges
+
+OnMarker = Callable[[Shard, dict[str, Any]], None]
+IN_FLIGHT = 2  # per worker: the next piece is already there when one finishes
+
+
+class LocalPool:
+    """One worker, this process: pieces run when submitted."""
+
+    name = "in-process"
+
+    def __init__(self, config: JobConfig, counter: type[RowCounter] = RowCounter, *, eager: bool = True):
+        self.worker = ShardWorker(config, counter, eager=eager)
+        self.slots = 1
+
+    def submit(self, method: str, *args: Any) -> Future:
+        future: Future = Future()
+        future.set_result(getattr(self.worker, method)(*args))
+        return future
+
+    def close(self) -> None:
+        pass
+
+
+_FORKED: ShardWorker | None = None  # the worker a forked process inherits from ``ForkPool``
+
+
+def _run_forked(method: str, *args: Any) -> Any:
+    assert _FORKED is not None
+    return getattr(_FORKED, method)(*args)
+
+
+class ForkPool:
+    """``processes`` forks of this process, each with the worker (and encoders) built here once."""
+
+    name = "local"
+
+    def __init__(self, config: JobConfig, processes: int, counter: type[RowCounter] = RowCounter):
+        global _FORKED
+        _FORKED = ShardWorker(config, counter)
+        self.executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+        self.slots = IN_FLIGHT * processes
+
+    def submit(self, method: str, *args: Any) -> Future:
+        return self.executor.submit(_run_forked, method, *args)
+
+    def close(self) -> None:
+        global _FORKED
+        self.executor.shutdown(cancel_futures=True)
+        _FORKED = None
+
+
+class RayPool:
+    """``actors`` long-lived actors of one CPU each; each builds its encoders once, while the driver
+    is still planning. A killed actor is restarted and its piece run again (it rewrites the same
+    temp files), so the output does not change."""
+
+    name = "ray"
+
+    def __init__(self, config: JobConfig, counter: type[RowCounter] = RowCounter):
+        import ray
+
+        ensure_ray(config.execution.address)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        size = config.execution.actors or max(1, cpus)
+        remote = ray.remote(ShardWorker).options(num_cpus=1 if size <= cpus else cpus / size,
+                                                 max_restarts=-1, max_task_retries=-1)
+        self.actors = [remote.remote(config, counter) for _ in range(size)]
+        self.slots = IN_FLIGHT * size
+        self.load = [0] * size
+        self._context: tuple[JobContext, Any] | None = None
+
+    def wait_ready(self) -> None:
+        import ray
+
+        ray.get([a.ready.remote() for a in self.actors])
+
+    def submit(self, method: str, context: JobContext, *args: Any) -> Future:
+        import ray
+
+        if self._context is None or self._context[0] is not context:
+            self._context = (context, ray.put(context))
+        i = self.load.index(min(self.load))
+        self.load[i] += 1
+        future = getattr(self.actors[i], method).remote(self._context[1], *args).future()
+        future.add_done_callback(lambda _f, i=i: self._done(i))
+        return future
+
+    def _done(self, i: int) -> None:
+        self.load[i] -= 1
+
+    def close(self) -> None:
+        import ray
+
+        for actor in self.actors:
+            ray.kill(actor)
+
+
+def ensure_ray(address: str | None) -> None:
+    """Join the cluster at ``address`` / ``RAY_ADDRESS``, or start a local one without dashboard."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(address="local", include_dashboard=False, log_to_driver=False)
+
+
+def ray_info() -> dict[str, Any]:
+    import ray
+
+    return {"version": ray.__version__, "nodes": sum(1 for n in ray.nodes() if n["Alive"]),
+            "cpus": ray.cluster_resources().get("CPU")}
+
+
+class _Split:
+    """A split shard's ranges as they finish; commits it (a few renames and the marker) at the last."""
+
+    def __init__(self, shard: Shard, digest: Digest, pieces: int):
+        self.shard, self.digest, self.left = shard, digest, pieces
+        self.results: list[PartResult] = []
+
+    def add(self, result: PartResult, context: JobContext, out: Any) -> dict[str, Any] | None:
+        self.results.append(result)
+        self.left -= 1
+        if self.left:
+            return None
+        stats = ShardStats()
+        outputs: list[str] = []
+        for part in sorted(self.results, key=lambda r: r.piece.part or 0):
+            add_stats(stats, part.stats)
+            outputs += part.outputs
+        return commit_shard(out, self.shard, outputs, self.digest, stats, context.fingerprint,
+                            [r.node for r in self.results])
+
+
+Pool = LocalPool | ForkPool | RayPool
+
+
+def schedule(pool: Pool, shards: list[Shard], context: JobContext, split_bytes: int,
+             out: Any, on_marker: OnMarker) -> float | None:
+    """Run every shard to its commit; returns when the first piece started counting (monotonic)."""
+    queue: deque[tuple[str, Any]] = deque()
+    for shard in sorted(shards, key=lambda s: -s.size):
+        starts = boundaries(shard, split_bytes)
+        if starts:
+            queue.appendleft(("index", (shard, starts)))  # unblocks its ranges: first
+        else:
+            queue.append(("count_shard", (shard,)))
+    splits: dict[str, _Split] = {}
+    running: dict[Future, tuple[str, Any]] = {}
+    first = None
+    while queue or running:
+        while queue and len(running) < pool.slots:
+            method, args = queue.popleft()
+            first = first or time.monotonic()
+            running[pool.submit(method, context, *args)] = (method, args)
+        done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+        for future in done:
+            method, args = running.pop(future)
+            result = future.result()
+            if method == "count_shard":
+                on_marker(args[0], result)
+            elif method == "index":
+                shard, starts = args
+                first_rows, digest = result
+                pieces = ranges(shard, starts, first_rows)
+                splits[shard.uri] = _Split(shard, digest, len(pieces))
+                queue.extendleft(("count_range", (p,)) for p in reversed(pieces))
+            elif (marker := splits[args[0].shard.uri].add(result, context, out)) is not None:
+                on_marker(args[0].shard, marker)
+    return first
