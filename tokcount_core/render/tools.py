@@ -16,8 +16,8 @@ from tokcount_core.render.typescript import (
     comment_lines,
     is_comment_free,
     omitted_property,
-    rendered_description,
     resolve_ref,
+    title_and_description,
 )
 from tokcount_core.result import EstimateReason
 from tokcount_core.schema.tools import CustomDef, CustomTool, FunctionDef, FunctionTool, NamespaceTool
@@ -167,17 +167,19 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
                                        and (_unverified_shape(k[3], f.parameters, unions, bool(f.strict))
                                             or (legacy and _unverified_legacy_shape(k[3])))
                                        for f, k in zip(functions, keys, strict=True))
-        found = (f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions", unverified)
+        strict_nullable = any(isinstance(f, FunctionDef) and f.strict and _strict_nullable(k[3], f.parameters)
+                              for f, k in zip(functions, keys, strict=True))
+        found = (f"# Tools\n\n## functions\n\nnamespace functions {{\n\n{body}}} // namespace functions", unverified,
+                 strict_nullable)
         if len(_BLOCKS) >= _MAX_BLOCKS:
             _BLOCKS.clear()
         _BLOCKS[key] = found
-    block, unverified = found
+    block, unverified, strict_nullable = found
     if unverified or (ctx.before(BARE_OBJECTS_OMITTED_FROM) and not ctx.before(BARE_OBJECTS_SHOWN_UNTIL)
                       and any(isinstance(f, FunctionDef) and _any_object(f.parameters, _has_omitted_property)
                               for f in functions)):
         ctx.estimate(EstimateReason.UNVERIFIED_RULE)
-    if any(isinstance(f, FunctionDef) and f.strict and _strict_nullable(k[3], f.parameters)
-           for f, k in zip(functions, keys, strict=True)):
+    if strict_nullable:
         # A strict tool with a nullable type list (``"type": ["string", "null"]``) is counted about
         # 33 over its rendering: crewAI 8 of 8 (gpt-4o, gpt-4o-mini, 2026-02/03) exactly 33; ellmer
         # 34-36 (gpt-4o, gpt-4.1, gpt-5; 2025-06..12) and once 0 (an identical request was also
@@ -193,7 +195,8 @@ def _strict_nullable(serialised: bytes, params: Any) -> bool:
 
 
 _MAX_BLOCKS = 1024
-_BLOCKS: dict[tuple[Any, ...], tuple[str, bool]] = {}
+# (block, flagged, a strict tool holds a nullable type list): all three follow from the key alone.
+_BLOCKS: dict[tuple[Any, ...], tuple[str, bool, bool]] = {}
 
 
 def _definition_key(tool: FunctionDef | CustomDef) -> tuple[Any, ...]:
@@ -218,13 +221,7 @@ def _tool(tool: FunctionDef | CustomDef, one_line_objects: bool, legacy: bool, l
                 else SchemaRenderer(params, one_line_objects, max_depth, max_nodes, omit_bare))
     # A top-level schema title and description are written like a property's (rule 4, rule 10):
     # ``// title`` and, with a description, ``//`` then its lines, just before the ``{``.
-    prefix = ""
-    if not legacy:
-        title, description = params.get("title"), rendered_description(params)
-        if isinstance(title, str):
-            prefix += f"// {title}\n" + ("//\n" if isinstance(description, str) else "")
-        if isinstance(description, str):
-            prefix += "\n".join(comment_lines(description)) + "\n"
+    prefix = "" if legacy else "".join(f"{line}\n" for line in title_and_description(params))
     body = renderer.render_object(params)
     if chat and isinstance(params.get("title"), str) and body.startswith("{") and "\n" not in body:
         # In Chat a titled, otherwise comment-free object costs 1 more than its one-line form, as a

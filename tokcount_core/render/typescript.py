@@ -62,7 +62,7 @@ class SchemaRenderer:
                 # a comment first: 6 reference cases gained, none lost (crewai $defs schemas); its
                 # description likewise, as a property's (sublayer only, 2 of 2, 5 short without: flagged).
                 resolved = self._resolve(items["$ref"]) if "$ref" in items else items
-                comments = _title_and_description(resolved) if isinstance(resolved, dict) else []
+                comments = title_and_description(resolved) if isinstance(resolved, dict) else []
                 self.unverified = self.unverified or (isinstance(resolved, dict) and "description" in resolved)
                 return "Array<\n" + "".join(f"{c}\n" for c in comments) + f"{inner}>" if comments else f"Array<{inner}>"
             return f"({inner})[]" if " | " in inner and not inner.startswith("{") else f"{inner}[]"
@@ -154,7 +154,7 @@ def omitted_property(prop: Any) -> bool:
 
 
 def property_comments(prop: dict[str, Any]) -> list[str]:
-    out = _title_and_description(prop)
+    out = title_and_description(prop)
     if isinstance(prop.get("pattern"), str):
         # ``// pattern: X`` after the description: langgraph's gpt-3.5-turbo ``name`` (2 of 2, 18 short
         # without it); no other source sends a pattern, so render/tools.py flags it.
@@ -166,7 +166,7 @@ def property_comments(prop: dict[str, Any]) -> list[str]:
     return out
 
 
-def _title_and_description(schema: dict[str, Any]) -> list[str]:
+def title_and_description(schema: dict[str, Any]) -> list[str]:
     """``// title`` and, with a description, ``//`` then its lines (or the description's lines alone)."""
     out: list[str] = []
     title, description = schema.get("title"), rendered_description(schema)
