@@ -9,7 +9,6 @@ tokens on every reference-case text, random Unicode and every code point in cont
 
 from __future__ import annotations
 
-import base64
 import functools
 import os
 import tempfile
@@ -39,14 +38,14 @@ def available(name: str) -> bool:
 class FastokensBPE:
     """fastokens' Rust BPE (about 5-10x tiktoken on chat text) over our own vocabulary file."""
 
-    def __init__(self, ranks: dict[bytes, int], pattern: str):
+    def __init__(self, vocabulary: bytes, pattern: str):
         import fastokens
 
-        # fastokens reads tiktoken files only from a path: write the verified ranks to a private temp file.
+        # fastokens reads tiktoken files only from a path: the verified file goes to a private temp file.
         with tempfile.TemporaryDirectory(prefix="tokcount-vocab-") as tmp:
             path = os.path.join(tmp, "vocab.tiktoken")
             with open(path, "wb") as fh:
-                fh.write(b"".join(b"%s %d\n" % (base64.b64encode(token), rank) for token, rank in ranks.items()))
+                fh.write(vocabulary)
             self._tokenizer: Any = fastokens.Tokenizer.from_tiktoken(path, pattern=pattern, special_tokens={})
         self._encode = self._tokenizer.encode_ordinary
 
@@ -87,6 +86,6 @@ class FastokensBPE:
 @functools.cache
 def fastokens_bpe(vocab: str, pattern: str) -> FastokensBPE:
     """One tokenizer per vocabulary and pattern per process (building one takes about a second)."""
-    from tokcount_core.encoding import mergeable_ranks
+    from tokcount_core.encoding import verified_vocabulary
 
-    return FastokensBPE(mergeable_ranks(vocab), pattern)
+    return FastokensBPE(verified_vocabulary(vocab), pattern)

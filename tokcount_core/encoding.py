@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import regex
 import tiktoken
 
 from tokcount_core import backends
-from tokcount_core.load import load_mergeable_ranks
+from tokcount_core.load import parse_ranks, vocabulary_file
 
 # Split patterns and special tokens copied from tiktoken_ext/openai_public.py (tiktoken 0.14).
 _CL100K_PAT = "|".join(
@@ -85,7 +86,13 @@ def get_encoding(name: str) -> tiktoken.Encoding:
 
 @functools.cache
 def _ranks(vocab: str) -> dict[bytes, int]:
-    return load_mergeable_ranks(vocab)
+    return parse_ranks(verified_vocabulary(vocab))
+
+
+@functools.cache
+def verified_vocabulary(vocab: str) -> bytes:
+    """The hash-checked ``.tiktoken`` file, read once per process (the backends load it as is)."""
+    return vocabulary_file(vocab)
 
 
 def mergeable_ranks(vocab: str) -> dict[bytes, int]:
@@ -121,11 +128,20 @@ def get_backend() -> str:
 
 
 def prepare(names: tuple[str, ...] = ENCODING_NAMES) -> None:
-    """Build the encoders (and the selected backend's) now, not inside the first timed record."""
-    for name in names:
-        get_encoding(name)
-        if _backend != "tiktoken":
-            backends.fastokens_bpe(*_VOCAB[name])
+    """Build the encoders (and the selected backend's) now, not inside the first timed record.
+
+    The vocabularies are read first (``functools.cache`` would let threads read one twice), then
+    each encoder is built on its own thread: the fast backend's Rust build (a second or two, every
+    worker's start-up) releases the GIL for part of it."""
+    vocabs = dict.fromkeys(_VOCAB[name] for name in names)
+    for vocab, _pattern in vocabs:
+        _ranks(vocab)
+    builds = [functools.partial(get_encoding, name) for name in names]
+    if _backend != "tiktoken":
+        builds += [functools.partial(backends.fastokens_bpe, *key) for key in vocabs]
+    with ThreadPoolExecutor(len(builds)) as pool:
+        for future in [pool.submit(build) for build in builds]:
+            future.result()
 
 
 def encode_ordinary(encoding: tiktoken.Encoding, text: str) -> list[int]:

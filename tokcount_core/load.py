@@ -11,10 +11,10 @@ against the sha256 that tiktoken pins for the uncompressed file
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
 import os
+from binascii import a2b_base64
 from importlib import resources
 from pathlib import Path
 
@@ -46,17 +46,24 @@ def _read_vocab_bytes(name: str) -> bytes:
         raise VocabularyError(f"bundled vocabulary {name!r} is missing") from exc
 
 
-def load_mergeable_ranks(name: str) -> dict[bytes, int]:
-    """Ranks of a vocabulary, verified against tiktoken's pinned hash."""
+def vocabulary_file(name: str) -> bytes:
+    """The uncompressed ``.tiktoken`` file of ``name``, verified against tiktoken's pinned hash."""
     if name not in EXPECTED_SHA256:
         raise VocabularyError(f"no pinned hash for vocabulary {name!r}")
     contents = _read_vocab_bytes(name)
     digest = hashlib.sha256(contents).hexdigest()
     if digest != EXPECTED_SHA256[name]:
         raise VocabularyError(f"vocabulary {name!r} has sha256 {digest}, expected {EXPECTED_SHA256[name]}")
-    ranks: dict[bytes, int] = {}
-    for line in contents.splitlines():
-        if line:
-            token, rank = line.split()
-            ranks[base64.b64decode(token)] = int(rank)
-    return ranks
+    return contents
+
+
+def parse_ranks(contents: bytes) -> dict[bytes, int]:
+    """``token_base64 rank`` lines to ranks (one comprehension: half of tiktoken's loop's time,
+    which counts at every worker's start-up)."""
+    pairs = (line.split() for line in contents.splitlines() if line)
+    return {a2b_base64(token): int(rank) for token, rank in pairs}
+
+
+def load_mergeable_ranks(name: str) -> dict[bytes, int]:
+    """Ranks of a vocabulary, verified against tiktoken's pinned hash."""
+    return parse_ranks(vocabulary_file(name))

@@ -36,13 +36,18 @@ def responses_refusal(body: ResponsesBody) -> str | None:
     if why is not None or body.previous_response_id or body.conversation:
         return why
     items = body.input if isinstance(body.input, list) else body.messages or []
+    outputs = [(index, item) for index, item in enumerate(items) if isinstance(item, _OUTPUTS)]
+    if not outputs:
+        return None
     # Any item with a call_id may be answered (function, custom, tool_search, shell calls, ...).
-    outputs = (FunctionCallOutput, CustomToolCallOutput)
-    call_ids = {_call_id(item) for item in items if not isinstance(item, outputs)}
-    for index, item in enumerate(items):
-        if isinstance(item, outputs) and item.call_id not in call_ids:
+    call_ids = {_call_id(item) for item in items if not isinstance(item, _OUTPUTS)}
+    for index, item in outputs:
+        if item.call_id not in call_ids:
             return f"input.{index}.call_id: no tool call found for the output with call_id {item.call_id!r}"
     return None
+
+
+_OUTPUTS = (FunctionCallOutput, CustomToolCallOutput)
 
 
 def _call_id(item: Any) -> Any:

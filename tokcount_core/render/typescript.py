@@ -34,6 +34,9 @@ class SchemaRenderer:
             raise TooLarge("tool schema expands to too many types ($ref fan-out)")
         if not isinstance(schema, dict):
             return "any"
+        kind = schema.get("type")
+        if isinstance(kind, str) and kind in _SCALARS and schema.keys().isdisjoint(_BEFORE_TYPE):
+            return _SCALARS[kind]  # most properties: nothing that outranks the type
         if "$ref" in schema:
             return self.render_type(self._resolve(schema["$ref"]), depth + 1)
         if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
@@ -49,7 +52,6 @@ class SchemaRenderer:
                     # with "|" and " | "); unions with objects stay flagged (render/tools.py).
                     return "object"
                 return " | ".join(self.render_type(v, depth + 1) for v in variants)
-        kind = schema.get("type")
         if isinstance(kind, list):
             return " | ".join(_scalar(k) for k in kind if isinstance(k, str))
         if kind == "array":
@@ -168,15 +170,12 @@ def property_comments(prop: dict[str, Any]) -> list[str]:
 
 def title_and_description(schema: dict[str, Any]) -> list[str]:
     """``// title`` and, with a description, ``//`` then its lines (or the description's lines alone)."""
-    out: list[str] = []
     title, description = schema.get("title"), rendered_description(schema)
-    if isinstance(title, str):
-        out.append(f"// {title}")
-        if isinstance(description, str):
-            out.append("//")
-    if isinstance(description, str):
-        out.extend(comment_lines(description))
-    return out
+    if not isinstance(title, str):
+        return comment_lines(description) if description is not None else []
+    if description is None:
+        return [f"// {title}"]
+    return [f"// {title}", "//", *comment_lines(description)]
 
 
 def rendered_description(schema: dict[str, Any]) -> str | None:
@@ -187,11 +186,19 @@ def rendered_description(schema: dict[str, Any]) -> str | None:
 
 
 def comment_lines(text: str) -> list[str]:
-    return [f"// {line.strip()}" if line.strip() else "//" for line in text.strip().split("\n")]
+    text = text.strip()
+    if "\n" not in text:
+        return [f"// {text}" if text else "//"]  # most descriptions: one line
+    return [f"// {line.strip()}" if line.strip() else "//" for line in text.split("\n")]
 
 
 def _bare_object(schema: Any) -> bool:
     return isinstance(schema, dict) and schema.get("type") == "object" and not schema.get("properties")
+
+
+_SCALARS = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean", "null": "null"}
+# Keys ``render_type`` looks at before ``type``.
+_BEFORE_TYPE = frozenset({"$ref", "enum", "const", "anyOf", "oneOf"})
 
 
 def _scalar(kind: str) -> str:
@@ -199,6 +206,8 @@ def _scalar(kind: str) -> str:
 
 
 def _literal(value: Any) -> str:
+    if isinstance(value, str) and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'  # what json.dumps writes for it, at a tenth of the cost
     return json.dumps(value, ensure_ascii=False)
 
 
