@@ -138,7 +138,7 @@ def _null_tool_choice(body: ResponsesBody) -> bool:
 
 def _items(ctx: RenderContext, items: list, ids_charged: bool = True) -> None:
     spec = ctx.spec
-    turns = _turns(items)
+    turns = _turns(items) if any(isinstance(item, Reasoning) for item in items) else []
     names: dict[str, str] = {}
     for index, item in enumerate(items):
         label = f"item {index}"

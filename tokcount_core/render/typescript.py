@@ -80,12 +80,14 @@ class SchemaRenderer:
         lines: list[str] = []
         commented = False
         for name, prop in props.items():
-            prop = inline_ref(self.root, prop)
-            if self.omit_bare_objects and omitted_property(prop):
-                continue
-            comments = property_comments(prop) if isinstance(prop, dict) else []
-            commented = commented or bool(comments)
-            lines.extend(comments)
+            if isinstance(prop, dict):  # (the checks inlined: this loop is most of a tool's cost)
+                if "$ref" in prop:
+                    prop = inline_ref(self.root, prop)
+                if self.omit_bare_objects and _bare_object(prop):
+                    continue
+                if comments := property_comments(prop):
+                    commented = True
+                    lines.extend(comments)
             line = f"{name}{'' if name in required else '?'}: {self.render_type(prop, depth + 1)},"
             if isinstance(prop, dict) and "default" in prop:
                 commented = True
@@ -170,7 +172,9 @@ def property_comments(prop: dict[str, Any]) -> list[str]:
 
 def title_and_description(schema: dict[str, Any]) -> list[str]:
     """``// title`` and, with a description, ``//`` then its lines (or the description's lines alone)."""
-    title, description = schema.get("title"), rendered_description(schema)
+    title, description = schema.get("title"), schema.get("description")
+    if not isinstance(description, str) or not description.strip():
+        description = None  # as ``rendered_description``
     if not isinstance(title, str):
         return comment_lines(description) if description is not None else []
     if description is None:
