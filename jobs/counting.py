@@ -14,12 +14,12 @@ import pyarrow as pa
 
 from jobs.batch_usage import Usage
 from jobs.config import JobConfig
-from jobs.days import utc_day
 from jobs.image_fetch import ImageSizer
 from jobs.output import output_schema
 from jobs.records import MISSING, Unwrapper, get_path
 from jobs.reports.pricing import price_key
 from tokcount_core import RULES_VERSION, ErrorCode, EstimateReason, Limits, Registry, count, default_registry
+from tokcount_core.dates import utc_date
 from tokcount_core.encoding import prepare, set_backend
 
 
@@ -78,7 +78,8 @@ class RowCounter:
         row.update(logged_input_tokens=ex.logged_input_tokens, cached_tokens=ex.cached_tokens,
                    output_tokens=ex.output_tokens, batch=ex.batch)
         if self.has_day:
-            row["day"] = utc_day(ex.columns.get("timestamp"))
+            day = utc_date(ex.columns.get("timestamp"))
+            row["day"] = day.isoformat() if day else None
         row["model"] = ex.model or _body_model(ex.body) or self.config.model
         if ex.error:
             return _fail(row, ErrorCode.INVALID_REQUEST, f"{where}: {ex.error}")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import orjson
 from pydantic import ValidationError
 
+from tokcount_core.dates import utc_date
 from tokcount_core.limits import ImageHints, Limits, TooLarge
 from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
 from tokcount_core.refusals import chat_refusal, responses_refusal
@@ -86,7 +87,7 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
     model_name = model or given or default_model
     if not isinstance(model_name, str) or not model_name:
         raise RecordError(ErrorCode.MISSING_MODEL, "model: no model in the request and no default model given")
-    day = _as_date(as_of)
+    day = utc_date(as_of)
     try:
         spec, unverified = registry.resolve(model_name, day)
     except UnsupportedProvider as exc:
@@ -157,19 +158,3 @@ def _validation_error(exc: ValidationError) -> RecordError:
 def _is_branch(part: object) -> bool:
     """Pydantic names union members in locations (``str``, ``list[...]``, tags); users never wrote those."""
     return isinstance(part, str) and ("[" in part or part in _UNION_BRANCHES or part in _TAGS)
-
-
-def _as_date(value: Any) -> date | None:
-    if value is None or isinstance(value, date):
-        return value.date() if isinstance(value, datetime) else value
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, int | float):
-        try:  # epoch seconds, or milliseconds as many loggers write them
-            return datetime.fromtimestamp(value / 1000 if value > 10**11 else value, tz=UTC).date()
-        except (OverflowError, OSError, ValueError):
-            return None
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
