@@ -128,17 +128,16 @@ def get_backend() -> str:
 
 
 def prepare(names: tuple[str, ...] = ENCODING_NAMES) -> None:
-    """Build the encoders (and the selected backend's) now, not inside the first timed record.
-
-    The vocabularies are read first (``functools.cache`` would let threads read one twice), then
-    each encoder is built on its own thread: the fast backend's Rust build (a second or two, every
-    worker's start-up) releases the GIL for part of it."""
+    """Build the encoders now, not inside the first timed record: with the fast backend only its
+    own (tiktoken's are built if a text ever needs them: fallbacks, ids), each on its own thread
+    (its Rust build, a second or two of every worker's start-up, releases the GIL for part of it)."""
     vocabs = dict.fromkeys(_VOCAB[name] for name in names)
-    for vocab, _pattern in vocabs:
-        _ranks(vocab)
-    builds = [functools.partial(get_encoding, name) for name in names]
-    if _backend != "tiktoken":
-        builds += [functools.partial(backends.fastokens_bpe, *key) for key in vocabs]
+    fast = {key for key in vocabs if _backend != "tiktoken" and key[0] not in _TIKTOKEN_ONLY}
+    slow = [name for name in names if _VOCAB[name] not in fast]
+    for vocab in dict.fromkeys(_VOCAB[name][0] for name in slow):
+        _ranks(vocab)  # before the threads: functools.cache would let two of them read one vocabulary
+    builds = [functools.partial(backends.fastokens_bpe, *key) for key in fast]
+    builds += [functools.partial(get_encoding, name) for name in slow]
     with ThreadPoolExecutor(len(builds)) as pool:
         for future in [pool.submit(build) for build in builds]:
             future.result()
@@ -173,10 +172,8 @@ def token_counter(name: str) -> Callable[[str], int]:
 
 @functools.cache
 def _token_counter(name: str, backend: str) -> Callable[[str], int]:
-    encoding = get_encoding(name)
-
     def tiktoken_count(text: str) -> int:
-        return len(_tiktoken_encode(encoding, text))
+        return len(_tiktoken_encode(get_encoding(name), text))
 
     if backend == "tiktoken" or name in _TIKTOKEN_ONLY:
         return tiktoken_count

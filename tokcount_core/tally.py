@@ -17,7 +17,8 @@ from tokcount_core.result import CountResult, Details, ErrorCode, RecordError, S
 
 
 def tally(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -> CountResult:
-    encoder = get_encoding(ctx.spec.encoding)
+    # tiktoken's encoder only when ids are asked for: with the fast backend it is never built otherwise.
+    encoder = get_encoding(ctx.spec.encoding) if return_tokens else None
     measure = _measurer(ctx.spec.encoding, get_backend())  # counts without building id lists
     max_chars = ctx.limits.max_text_chars
     totals = dict.fromkeys(("text", "image", "audio", "file", "tool", "response_format", "overhead"), 0)
@@ -59,7 +60,7 @@ def tally(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -> 
         segments=views if explain else None,
         tokens=tokens if return_tokens else None,
         token_strings=[encoder.decode_single_token_bytes(t).decode("utf-8", "replace") for t in tokens]
-        if return_tokens else None,
+        if encoder is not None else None,
     )
 
 
