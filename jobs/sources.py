@@ -14,7 +14,8 @@ import hashlib
 import io
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -174,12 +175,16 @@ class Digest:
     bytes: int
 
 
-def content_sha256(shard: Shard) -> str:
+def shard_digest(shard: Shard) -> Digest:
     """sha256 of the shard's bytes as stored: what the reader records in the marker."""
     with shard.fs.open_input_stream(shard.path, compression=None) as raw:
         hashing = _HashingReader(raw)
         hashing.drain()
-    return hashing.sha256.hexdigest()
+    return Digest(hashing.sha256.hexdigest(), hashing.bytes_read)
+
+
+def content_sha256(shard: Shard) -> str:
+    return shard_digest(shard).sha256
 
 
 def iter_records(shard: Shard) -> Iterator[bytes | Digest]:
@@ -187,10 +192,16 @@ def iter_records(shard: Shard) -> Iterator[bytes | Digest]:
     yield from (_iter_parquet if shard.kind == "parquet" else _iter_jsonl)(shard)
 
 
-def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
+def compressed(shard: Shard) -> bool:
+    return shard.path.lower().endswith((".gz", ".zst", ".zstd"))
+
+
+@contextmanager
+def _open_lines(shard: Shard, hashing: bool = True) -> Iterator[tuple[Any, _HashingReader]]:
+    """The shard's lines as a binary stream (decompressed), and the reader that hashes the stored bytes."""
     with shard.fs.open_input_stream(shard.path, compression=None) as raw:
-        hashing = _HashingReader(raw)
-        buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
+        stored = _HashingReader(raw, hashing)
+        buffered = io.BufferedReader(stored, buffer_size=1 << 20)
         lower = shard.path.lower()
         if lower.endswith(".gz"):
             text: Any = gzip.GzipFile(fileobj=buffered)
@@ -199,12 +210,17 @@ def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
         else:
             text = buffered
         try:
-            for line in text:
-                yield _clean(line)
-            hashing.drain()
+            yield text, stored
         except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile) as exc:
             raise InputError(f"input {shard.uri} is corrupt or truncated: {exc}") from None
-        yield Digest(hashing.sha256.hexdigest(), hashing.bytes_read)
+
+
+def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
+    with _open_lines(shard) as (text, stored):
+        for line in text:
+            yield _clean(line)
+        stored.drain()
+    yield Digest(stored.sha256.hexdigest(), stored.bytes_read)
 
 
 def _clean(line: bytes) -> bytes:
@@ -212,21 +228,16 @@ def _clean(line: bytes) -> bytes:
     return line.removesuffix(b"\n").removesuffix(b"\r").removeprefix(_BOM)
 
 
-def splittable(shard: Shard) -> bool:
-    """Only plain JSONL can be read from the middle (a compressed stream cannot be entered there)."""
-    return shard.kind == "jsonl" and shard.path.lower().endswith((".jsonl", ".ndjson"))
-
-
 def iter_range(shard: Shard, start: int, end: int) -> Iterator[bytes]:
-    """The lines of a plain JSONL shard that start at a byte offset in ``[start, end)``.
+    """The lines of a JSONL shard that start at a byte offset in ``[start, end)`` of its lines
+    (decompressed, for a compressed shard).
 
-    Ranges that tile the file give every line exactly once: a range skips the line that began
-    before it and finishes the one that begins inside it.
+    Ranges that tile the lines give every line exactly once: a range skips the line that began
+    before it and finishes the one that begins inside it. A plain shard is entered by seeking; a
+    compressed one is decompressed from its start and the bytes before the range are dropped.
     """
-    with shard.fs.open_input_file(shard.path) as raw:
-        pos = max(start - 1, 0)
-        raw.seek(pos)
-        reader = io.BufferedReader(_HashingReader(raw, hashing=False), buffer_size=1 << 20)
+    pos = max(start - 1, 0)
+    with _lines_at(shard, pos) as reader:
         if start > 0:
             pos += len(reader.readline())  # the rest of the line holding byte start-1, with its \n
         while pos < end:
@@ -237,34 +248,68 @@ def iter_range(shard: Shard, start: int, end: int) -> Iterator[bytes]:
             yield _clean(line)
 
 
-def index_lines(shard: Shard, boundaries: list[int]) -> tuple[list[int], Digest]:
-    """For each byte offset in ``boundaries`` (ascending, > 0, < size), the number of lines that
-    start before it (the first row of the range starting there), and the shard's digest: one pass."""
+@contextmanager
+def _lines_at(shard: Shard, pos: int) -> Iterator[Any]:
+    if not compressed(shard):
+        with shard.fs.open_input_file(shard.path) as raw:
+            raw.seek(pos)
+            yield io.BufferedReader(_HashingReader(raw, hashing=False), buffer_size=1 << 20)
+        return
+    with _open_lines(shard, hashing=False) as (text, _stored):
+        while pos and (skipped := len(text.read(min(pos, 8 << 20)))):
+            pos -= skipped
+        yield text
+
+
+def index_lines(shard: Shard, boundaries: Iterable[int]) -> tuple[list[int], Digest, int]:
+    """For each offset in ``boundaries`` (ascending, > 0) up to the end of the shard's lines
+    (decompressed), the number of lines that start before it (the first row of a range starting
+    there); the shard's digest (of the bytes as stored); and the size of its lines. One pass."""
     rows: list[int] = []
-    newlines, offset, todo = 0, 0, list(boundaries)
-    sha = hashlib.sha256()
-    with shard.fs.open_input_stream(shard.path, compression=None) as raw:
-        while chunk := raw.read(8 << 20):
-            sha.update(chunk)
+    newlines, offset = 0, 0
+    todo = iter(boundaries)
+    cut = next(todo, None)
+    with _open_lines(shard) as (text, stored):
+        while chunk := text.read(8 << 20):
             end = offset + len(chunk)
             # A line starts at 0 and after every \n; lines before b = 1 + newlines in [0, b - 1).
-            while todo and todo[0] - 1 <= end:
-                rows.append(1 + newlines + chunk.count(b"\n", 0, todo.pop(0) - 1 - offset))
+            while cut is not None and cut - 1 <= end:
+                rows.append(1 + newlines + chunk.count(b"\n", 0, cut - 1 - offset))
+                cut = next(todo, None)
             newlines += chunk.count(b"\n")
             offset = end
-    if todo:
-        raise InputError(f"input {shard.uri} shrank while it was being read")
-    return rows, Digest(sha.hexdigest(), offset)
+        stored.drain()
+    return rows, Digest(stored.sha256.hexdigest(), stored.bytes_read), offset
+
+
+def parquet_row_groups(shard: Shard) -> tuple[list[tuple[int, int]], Digest]:
+    """Each row group's row count and stored bytes (from the footer), and the shard's digest."""
+    digest = shard_digest(shard)
+    with shard.fs.open_input_file(shard.path) as raw:
+        meta = pq.ParquetFile(raw).metadata
+    groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
+    return [(g.num_rows, sum(g.column(c).total_compressed_size for c in range(g.num_columns)))
+            for g in groups], digest
+
+
+def iter_row_groups(shard: Shard, start: int, end: int) -> Iterator[bytes]:
+    """The rows of row groups ``[start, end)`` of a Parquet shard; reads only those groups."""
+    with shard.fs.open_input_file(shard.path) as raw:
+        yield from _parquet_rows(pq.ParquetFile(raw), range(start, end))
 
 
 def _iter_parquet(shard: Shard) -> Iterator[bytes | Digest]:
-    """Rows as JSON objects; nulls are dropped (a struct column has every field, null when absent)."""
     with shard.fs.open_input_stream(shard.path) as raw:
         data = raw.read()
-    for batch in pq.ParquetFile(pa.BufferReader(data)).iter_batches(batch_size=1024):
+    yield from _parquet_rows(pq.ParquetFile(pa.BufferReader(data)))
+    yield Digest(hashlib.sha256(data).hexdigest(), len(data))
+
+
+def _parquet_rows(parquet: pq.ParquetFile, row_groups: range | None = None) -> Iterator[bytes]:
+    """Rows as JSON objects; nulls are dropped (a struct column has every field, null when absent)."""
+    for batch in parquet.iter_batches(batch_size=1024, row_groups=row_groups):
         for row in batch.to_pylist():
             yield orjson.dumps(_drop_nulls(row), default=str)
-    yield Digest(hashlib.sha256(data).hexdigest(), len(data))
 
 
 def _drop_nulls(value: Any) -> Any:

@@ -1,10 +1,10 @@
 """One unit of work, done whole by the process that runs it: read, count, write Parquet, commit.
 
-A shard is one piece, unless it is plain JSONL larger than ``execution.split_bytes``: then it is cut
-at byte offsets into line ranges, counted in parallel as ``<shard>.part-NNNNN.parquet`` files, and
-committed by the driver when every range is written. The row numbers of a range come from one cheap
-pass over the shard (``index``: newline counts and the sha256). The pieces depend only on the shard's
-size and the config, so every engine writes the same files.
+A shard is one piece, unless it is larger than ``execution.split_bytes``: then one pass over it
+(``index``) cuts it into ranges (plain JSONL at byte offsets, gzip/zstd JSONL at offsets of its
+decompressed lines, Parquet at row groups: ``jobs.pieces``), which are counted in parallel as
+``<shard>.part-NNNNN.parquet`` files and committed by the driver when every range is written. The
+pieces depend only on the shard's bytes and the config, so every engine writes the same files.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from jobs.batch_usage import Usage
 from jobs.config import JobConfig
 from jobs.counting import RowCounter
 from jobs.output import OutputDir, ShardStats, ShardWriter, commit_shard
-from jobs.sources import Digest, Shard, index_lines, iter_range, iter_records, splittable
+from jobs.pieces import Piece, index, iter_piece
+from jobs.sources import Digest, Shard, iter_records
 
 MAX_BLOCK_BYTES = 64 << 20
 
@@ -34,17 +35,6 @@ class JobContext:
     filesystem: pafs.FileSystem | None
     fingerprint: str
     usage: dict[str, Usage] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Piece:
-    """Lines of ``shard`` starting in ``[start, end)`` as part ``part`` (None: the whole shard)."""
-
-    shard: Shard
-    part: int | None = None
-    start: int = 0
-    end: int = 0
-    first_row: int = 0
 
 
 @dataclass
@@ -62,19 +52,6 @@ def node_name() -> str:
     if ray is not None and ray.is_initialized():
         return ray.get_runtime_context().get_node_id()
     return socket.gethostname()
-
-
-def boundaries(shard: Shard, split_bytes: int) -> list[int]:
-    """Where the ranges of ``shard`` start (after the first): none when it is not split."""
-    if not splittable(shard) or shard.size <= split_bytes:
-        return []
-    return list(range(split_bytes, shard.size, split_bytes))
-
-
-def ranges(shard: Shard, starts: list[int], first_rows: list[int]) -> list[Piece]:
-    edges = [0, *starts, shard.size]
-    rows = [0, *first_rows]
-    return [Piece(shard, i, edges[i], edges[i + 1], rows[i]) for i in range(len(rows))]
 
 
 class ShardWorker:
@@ -96,8 +73,8 @@ class ShardWorker:
             self.context, self.out = context, OutputDir(context.output, context.filesystem)
             self.counter.usage = context.usage
 
-    def index(self, context: JobContext, shard: Shard, starts: list[int]) -> tuple[list[int], Digest]:
-        return index_lines(shard, starts)
+    def index(self, context: JobContext, shard: Shard, split_bytes: int) -> tuple[list[Piece], Digest]:
+        return index(shard, split_bytes)
 
     def count_shard(self, context: JobContext, shard: Shard) -> dict[str, Any]:
         """The whole shard, committed: returns its marker."""
@@ -111,10 +88,10 @@ class ShardWorker:
                             [self.node])
 
     def count_range(self, context: JobContext, piece: Piece) -> PartResult:
-        """One line range, written to temp files; the driver commits the shard when all are."""
+        """One range, written to temp files; the driver commits the shard when all are."""
         self.use(context)
         writer = self._writer(piece.shard, piece.part, piece.first_row)
-        for _ in self._write(writer, iter_range(piece.shard, piece.start, piece.end), piece.first_row):
+        for _ in self._write(writer, iter_piece(piece), piece.first_row):
             pass
         return PartResult(piece, writer.close(), writer.stats, self.node)
 

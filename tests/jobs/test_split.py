@@ -31,8 +31,8 @@ def test_ranges_at_every_offset_give_every_line_once(tmp_path, tail):
     for cut in range(1, len(data)):
         for cut2 in range(cut + 1, len(data), 7):
             starts = [cut, cut2]
-            rows, got = index_lines(shard, starts)
-            assert got == digest == Digest(hashlib.sha256(data).hexdigest(), len(data))
+            rows, got, size = index_lines(shard, starts)
+            assert got == digest == Digest(hashlib.sha256(data).hexdigest(), len(data)) and size == len(data)
             edges = [0, *starts, len(data)]
             parts = [list(iter_range(shard, a, b)) for a, b in itertools.pairwise(edges)]
             assert [line for part in parts for line in part] == lines, starts
