@@ -33,7 +33,7 @@ from jobs.sources import (
 )
 
 MAX_COMPRESSED_RANGES = 4
-GRID = 1 << 20  # a compressed shard's cuts fall on MiB boundaries of its decompressed lines
+GRID_PER_SPLIT = 64  # a compressed shard's cuts fall on multiples of split_bytes / 64 (1 MiB by default)
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,11 @@ def index(shard: Shard, split_bytes: int) -> tuple[list[Piece], Digest]:
         groups, digest = parquet_row_groups(shard)
         return _group_ranges(shard, groups, split_bytes), digest
     if compressed(shard):
-        rows, digest, size = index_lines(shard, itertools.count(GRID, GRID))
+        grid = split_bytes // GRID_PER_SPLIT
+        rows, digest, size = index_lines(shard, itertools.count(grid, grid))
         k = min(MAX_COMPRESSED_RANGES, -(-size // split_bytes))
-        starts = sorted({c for i in range(1, k) if 0 < (c := round(size * i / k / GRID) * GRID) < size})
-        return _ranges(shard, starts, [rows[s // GRID - 1] for s in starts], size), digest
+        starts = sorted({c for i in range(1, k) if 0 < (c := round(size * i / k / grid) * grid) < size})
+        return _ranges(shard, starts, [rows[s // grid - 1] for s in starts], size), digest
     starts = list(range(split_bytes, shard.size, split_bytes))
     rows, digest, size = index_lines(shard, starts)
     if len(rows) < len(starts) or size != shard.size:
