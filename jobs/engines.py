@@ -24,7 +24,7 @@ from jobs.config import JobConfig
 from jobs.counting import RowCounter
 from jobs.forks import IN_FLIGHT, ForkPool, WorkerKilled
 from jobs.output import ShardStats, add_stats, commit_shard
-from jobs.pieces import splits
+from jobs.pieces import indexed, splits, units
 from jobs.sources import Digest, Shard
 from jobs.work import JobContext, PartResult, ShardWorker
 
@@ -43,7 +43,7 @@ class LocalPool(_FuturePool):
 
     def __init__(self, config: JobConfig, counter: type[RowCounter] = RowCounter, *, eager: bool = True):
         self.worker = ShardWorker(config, counter, eager=eager)
-        self.slots = 1
+        self.slots = self.workers = 1
 
     def submit(self, method: str, *args: Any) -> Future:
         future: Future = Future()
@@ -70,7 +70,7 @@ class RayPool(_FuturePool):
         remote = ray.remote(ShardWorker).options(num_cpus=1 if size <= cpus else cpus / size,
                                                  max_restarts=-1, max_task_retries=-1)
         self.actors = [remote.remote(config, counter) for _ in range(size)]
-        self.slots = IN_FLIGHT * size
+        self.workers, self.slots = size, IN_FLIGHT * size
         self.load = [0] * size
         self._context: tuple[JobContext, Any] | None = None
 
@@ -121,17 +121,20 @@ def ray_info() -> dict[str, Any]:
 
 
 class _Split:
-    """A split shard's ranges as they finish; commits it (a few renames and the marker) at the last."""
+    """A split shard's pieces as they finish; commits it (a few renames and the marker) at the last.
+    The digest comes from its index, or from the piece that read the whole shard."""
 
-    def __init__(self, shard: Shard, digest: Digest, pieces: int):
+    def __init__(self, shard: Shard, digest: Digest | None, pieces: int):
         self.shard, self.digest, self.left = shard, digest, pieces
         self.results: list[PartResult] = []
 
     def add(self, result: PartResult, context: JobContext, out: Any) -> dict[str, Any] | None:
         self.results.append(result)
+        self.digest = self.digest or result.digest
         self.left -= 1
         if self.left:
             return None
+        assert self.digest is not None
         stats = ShardStats()
         outputs: list[str] = []
         for part in sorted(self.results, key=lambda r: r.piece.part or 0):
@@ -151,12 +154,17 @@ def schedule(pool: Pool, shards: list[Shard], context: JobContext, split_bytes: 
     A shard whose worker was killed too often (``WorkerKilled``) is given up, the others are
     finished, then the first such error is raised: a rerun resumes with only those shards left."""
     queue: deque[tuple[str, Any]] = deque()
+    pending: dict[str, _Split] = {}
+    total = sum(s.size for s in shards)
     for shard in sorted(shards, key=lambda s: -s.size):
-        if splits(shard, split_bytes):
+        if not splits(shard, split_bytes):
+            queue.append(("count_shard", (shard,)))
+        elif indexed(shard):
             queue.appendleft(("index", (shard, split_bytes)))  # unblocks its ranges: first
         else:
-            queue.append(("count_shard", (shard,)))
-    pending: dict[str, _Split] = {}
+            pieces = units(shard, shard.size / total, pool.workers, split_bytes)
+            pending[shard.uri] = _Split(shard, None, len(pieces))
+            queue.extendleft(("count_parts", (p,)) for p in reversed(pieces))
     running: dict[Future, tuple[str, Any]] = {}
     failed: dict[str, WorkerKilled] = {}
     first = None

@@ -98,7 +98,7 @@ class ForkPool:
     def __init__(self, config: JobConfig, processes: int, counter: type[RowCounter] = RowCounter,
                  log: Callable[[str], None] = lambda _m: None):
         self.worker = ShardWorker(config, counter)
-        self.processes = processes
+        self.workers = processes
         self.slots = IN_FLIGHT * processes
         self.log = log
         self.forks: list[_Fork] = []
@@ -108,7 +108,7 @@ class ForkPool:
     def submit(self, method: str, context: JobContext, *args: Any) -> Future:
         if not self.forks:  # forked at the first piece, so the forks inherit the context too
             self.context = context
-            self.forks = [self._fork() for _ in range(self.processes)]
+            self.forks = [self._fork() for _ in range(self.workers)]
         assert context is self.context, "one pool per run"
         task = _Task(method, args)
         self._send(task)

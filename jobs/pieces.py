@@ -1,83 +1,87 @@
 """How a shard becomes pieces of work, and what each piece reads.
 
-A shard is one piece unless ``splits`` says it is worth cutting: then one pass over it (``index``:
-its sha256 as stored, and where its ranges start) cuts it into ranges, counted in parallel as
-``<shard>.part-NNNNN.parquet`` and committed together. The cuts depend only on the shard's bytes and
-the config, so every engine writes the same files.
+A shard larger than ``execution.split_bytes`` is written as parts, ``<shard>.part-NNNNN.parquet``,
+committed together when all are written. The parts depend only on the shard's bytes and the
+config, so every engine writes the same files; how many pieces count them may differ.
 
-- Plain JSONL: at every ``split_bytes`` of the file; a range seeks there and holds the lines that
-  start in it. The index counts newlines.
-- gzip / zstd JSONL: a compressed stream cannot be entered in the middle, so a range decompresses
-  from the start and drops what comes before it (decompressing runs 10-30x faster than counting).
-  That skipping grows with every range, so there are at most ``MAX_COMPRESSED_RANGES``, cut at equal
-  sizes of the decompressed lines, which the index measures.
-- Parquet: at row-group boundaries, about ``split_bytes`` of consecutive groups each, numbered from
-  the footer; a range reads only its groups.
+- Plain JSONL: a part per ``split_bytes`` of the file, each its own piece; a piece seeks to its
+  offset and holds the lines that start in its range. One fast pass (``index``: newline counts and
+  the sha256) numbers their first rows.
+- Parquet: parts of consecutive row groups of about ``split_bytes``, numbered from the footer
+  (``index`` reads it and hashes the file); a piece reads only its groups.
+- gzip / zstd JSONL: a part per ``split_bytes`` of the decompressed lines. A compressed stream
+  cannot be entered in the middle, so a piece decompresses from the start, drops (and counts the
+  newlines of) what comes before its first part, then writes a run of consecutive parts. Skipping
+  costs a decompression (10-30x faster than counting) per extra piece, so a compressed shard gets
+  more than one piece only when it is the job's long pole (``units``), and then equal runs.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from jobs.sources import (
     Digest,
-    InputError,
     Shard,
     compressed,
+    decompressed_ratio,
     index_lines,
     iter_range,
     iter_row_groups,
     parquet_row_groups,
 )
 
-MAX_COMPRESSED_RANGES = 4
-GRID_PER_SPLIT = 64  # a compressed shard's cuts fall on multiples of split_bytes / 64 (1 MiB by default)
+LONG_POLE = 1.1  # a compressed shard gets more pieces once it holds 10% more than a worker's share
 
 
 @dataclass(frozen=True)
 class Piece:
     """Part ``part`` of ``shard`` (None: all of it, under the shard's own name): the lines that start
-    at byte offsets ``[start, end)`` of its (decompressed) lines, or Parquet row groups
-    ``[start, end)``; ``first_row`` numbers its first line."""
+    at byte offsets ``[start, end)`` (plain JSONL), row groups ``[start, end)`` (Parquet), or for a
+    compressed shard, parts ``[start, end)`` (``end`` None: to the end); ``first_row`` numbers its
+    first line where an index knows it."""
 
     shard: Shard
     part: int | None = None
     start: int = 0
-    end: int = 0
+    end: int | None = 0
     first_row: int = 0
 
 
 def splits(shard: Shard, split_bytes: int) -> bool:
-    """Whether ``shard`` is indexed and cut into ranges (else counted whole)."""
+    """Whether ``shard`` is written as parts (else as one file, by one piece)."""
     return shard.size > split_bytes
 
 
+def indexed(shard: Shard) -> bool:
+    """Whether a split shard's pieces come from an ``index`` pass (else from ``units``)."""
+    return not compressed(shard)
+
+
+def units(shard: Shard, share: float, workers: int, split_bytes: int) -> list[Piece]:
+    """The pieces of a split compressed shard that holds ``share`` of the job's bytes: one (a single
+    pass, no skipping) unless the shard alone would outlast the rest of the job on ``workers``;
+    then about ``share * workers`` runs of parts, the last open-ended (it also hashes the shard)."""
+    count = min(workers, max(1, math.ceil(share * workers / LONG_POLE)))
+    if count == 1:
+        return [Piece(shard, None, 0, None)]
+    parts = math.ceil(shard.size * decompressed_ratio(shard) / split_bytes)
+    edges = [round(parts * i / count) for i in range(count)]
+    return [Piece(shard, i, a, b) for i, (a, b) in enumerate(itertools.pairwise([*edges, None]))]
+
+
 def index(shard: Shard, split_bytes: int) -> tuple[list[Piece], Digest]:
-    """The ranges of ``shard`` and its digest, from one pass over it."""
+    """The pieces of a split plain JSONL or Parquet shard and its digest, from one pass over it."""
     if shard.kind == "parquet":
         groups, digest = parquet_row_groups(shard)
         return _group_ranges(shard, groups, split_bytes), digest
-    if compressed(shard):
-        grid = split_bytes // GRID_PER_SPLIT
-        rows, digest, size = index_lines(shard, itertools.count(grid, grid))
-        k = min(MAX_COMPRESSED_RANGES, -(-size // split_bytes))
-        starts = sorted({c for i in range(1, k) if 0 < (c := round(size * i / k / grid) * grid) < size})
-        return _ranges(shard, starts, [rows[s // grid - 1] for s in starts], size), digest
     starts = list(range(split_bytes, shard.size, split_bytes))
-    rows, digest, size = index_lines(shard, starts)
-    if len(rows) < len(starts) or size != shard.size:
-        raise InputError(f"input {shard.uri} changed while it was being read")
-    return _ranges(shard, starts, rows, size), digest
-
-
-def _ranges(shard: Shard, starts: list[int], first_rows: list[int], size: int) -> list[Piece]:
-    if not starts:
-        return [Piece(shard, None, 0, size, 0)]
-    edges = [0, *starts, size]
-    rows = [0, *first_rows]
-    return [Piece(shard, i, edges[i], edges[i + 1], rows[i]) for i in range(len(rows))]
+    rows, digest = index_lines(shard, starts)
+    edges = [0, *starts, shard.size]
+    return [Piece(shard, i, edges[i], edges[i + 1], ([0, *rows])[i]) for i in range(len(edges) - 1)], digest
 
 
 def _group_ranges(shard: Shard, groups: list[tuple[int, int]], split_bytes: int) -> list[Piece]:
@@ -95,7 +99,8 @@ def _group_ranges(shard: Shard, groups: list[tuple[int, int]], split_bytes: int)
 
 
 def iter_piece(piece: Piece) -> Iterator[bytes]:
-    """The raw lines (JSON rows) of ``piece``, in order."""
+    """The raw lines (JSON rows) of a plain JSONL or Parquet ``piece``, in order."""
+    assert piece.end is not None, "only a compressed shard's last piece is open-ended"
     if piece.shard.kind == "parquet":
         return iter_row_groups(piece.shard, piece.start, piece.end)
     return iter_range(piece.shard, piece.start, piece.end)

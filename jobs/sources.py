@@ -14,7 +14,7 @@ import hashlib
 import io
 import os
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -199,7 +199,7 @@ def compressed(shard: Shard) -> bool:
 @contextmanager
 def _open_lines(shard: Shard, hashing: bool = True) -> Iterator[tuple[Any, _HashingReader]]:
     """The shard's lines as a binary stream (decompressed), and the reader that hashes the stored bytes."""
-    with shard.fs.open_input_stream(shard.path, compression=None) as raw:
+    with shard.fs.open_input_stream(shard.path, compression=None) as raw, _reading(shard):
         stored = _HashingReader(raw, hashing)
         buffered = io.BufferedReader(stored, buffer_size=1 << 20)
         lower = shard.path.lower()
@@ -209,10 +209,15 @@ def _open_lines(shard: Shard, hashing: bool = True) -> Iterator[tuple[Any, _Hash
             text = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(buffered), 1 << 20)
         else:
             text = buffered
-        try:
-            yield text, stored
-        except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile) as exc:
-            raise InputError(f"input {shard.uri} is corrupt or truncated: {exc}") from None
+        yield text, stored
+
+
+@contextmanager
+def _reading(shard: Shard) -> Iterator[None]:
+    try:
+        yield
+    except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile) as exc:
+        raise InputError(f"input {shard.uri} is corrupt or truncated: {exc}") from None
 
 
 def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
@@ -229,15 +234,15 @@ def _clean(line: bytes) -> bytes:
 
 
 def iter_range(shard: Shard, start: int, end: int) -> Iterator[bytes]:
-    """The lines of a JSONL shard that start at a byte offset in ``[start, end)`` of its lines
-    (decompressed, for a compressed shard).
+    """The lines of a plain JSONL shard that start at a byte offset in ``[start, end)``.
 
-    Ranges that tile the lines give every line exactly once: a range skips the line that began
-    before it and finishes the one that begins inside it. A plain shard is entered by seeking; a
-    compressed one is decompressed from its start and the bytes before the range are dropped.
+    Ranges that tile the file give every line exactly once: a range skips the line that began
+    before it and finishes the one that begins inside it.
     """
-    pos = max(start - 1, 0)
-    with _lines_at(shard, pos) as reader:
+    with shard.fs.open_input_file(shard.path) as raw:
+        pos = max(start - 1, 0)
+        raw.seek(pos)
+        reader = io.BufferedReader(_HashingReader(raw, hashing=False), buffer_size=1 << 20)
         if start > 0:
             pos += len(reader.readline())  # the rest of the line holding byte start-1, with its \n
         while pos < end:
@@ -248,38 +253,71 @@ def iter_range(shard: Shard, start: int, end: int) -> Iterator[bytes]:
             yield _clean(line)
 
 
-@contextmanager
-def _lines_at(shard: Shard, pos: int) -> Iterator[Any]:
-    if not compressed(shard):
-        with shard.fs.open_input_file(shard.path) as raw:
-            raw.seek(pos)
-            yield io.BufferedReader(_HashingReader(raw, hashing=False), buffer_size=1 << 20)
-        return
-    with _open_lines(shard, hashing=False) as (text, _stored):
-        while pos and (skipped := len(text.read(min(pos, 8 << 20)))):
-            pos -= skipped
-        yield text
-
-
-def index_lines(shard: Shard, boundaries: Iterable[int]) -> tuple[list[int], Digest, int]:
-    """For each offset in ``boundaries`` (ascending, > 0) up to the end of the shard's lines
-    (decompressed), the number of lines that start before it (the first row of a range starting
-    there); the shard's digest (of the bytes as stored); and the size of its lines. One pass."""
+def index_lines(shard: Shard, boundaries: list[int]) -> tuple[list[int], Digest]:
+    """For each byte offset in ``boundaries`` (ascending, > 0, < size), the number of lines that
+    start before it (the first row of the range starting there), and the shard's digest: one pass."""
     rows: list[int] = []
-    newlines, offset = 0, 0
-    todo = iter(boundaries)
-    cut = next(todo, None)
-    with _open_lines(shard) as (text, stored):
-        while chunk := text.read(8 << 20):
+    newlines, offset, todo = 0, 0, list(boundaries)
+    sha = hashlib.sha256()
+    with shard.fs.open_input_stream(shard.path, compression=None) as raw:
+        while chunk := raw.read(8 << 20):
+            sha.update(chunk)
             end = offset + len(chunk)
             # A line starts at 0 and after every \n; lines before b = 1 + newlines in [0, b - 1).
-            while cut is not None and cut - 1 <= end:
-                rows.append(1 + newlines + chunk.count(b"\n", 0, cut - 1 - offset))
-                cut = next(todo, None)
+            while todo and todo[0] - 1 <= end:
+                rows.append(1 + newlines + chunk.count(b"\n", 0, todo.pop(0) - 1 - offset))
             newlines += chunk.count(b"\n")
             offset = end
-        stored.drain()
-    return rows, Digest(stored.sha256.hexdigest(), stored.bytes_read), offset
+    if todo:
+        raise InputError(f"input {shard.uri} shrank while it was being read")
+    return rows, Digest(sha.hexdigest(), offset)
+
+
+Part = tuple[int, int, Iterator[bytes]]  # (part number, its first row, its lines)
+
+
+def iter_parts(shard: Shard, part_bytes: int, first: int, last: int | None) -> Iterator[Part | Digest]:
+    """Parts ``[first, last)`` of a compressed JSONL shard (``last`` None: to its end, then its
+    ``Digest``). Part p holds the lines that start in ``[p, p + 1) * part_bytes`` of the
+    decompressed lines; every part up to the end of the data exists, empty or not.
+
+    A compressed stream cannot be entered in the middle: the bytes before part ``first`` are
+    decompressed and dropped, their newlines counted for its first row. Each part's lines must be
+    read before the next part is taken.
+    """
+    start = first * part_bytes
+    with _open_lines(shard, hashing=last is None) as (text, stored):
+        newlines, pos = 0, 0
+        while pos < start - 1 and (chunk := text.read(min(start - 1 - pos, 8 << 20))):
+            newlines += chunk.count(b"\n")
+            pos += len(chunk)
+        if start > 0:
+            pos += len(text.readline())  # the rest of the line holding byte start-1, with its \n
+        row = newlines + 1 if start > 0 else 0
+        line = text.readline()  # the next line, starting at pos
+
+        def lines(end: int) -> Iterator[bytes]:  # read from outside this block: errors are converted here too
+            nonlocal pos, row, line
+            with _reading(shard):
+                while line and pos < end:
+                    yield _clean(line)
+                    pos, row, line = pos + len(line), row + 1, text.readline()
+
+        part = first
+        while (last is None or part < last) and pos + len(line) > part * part_bytes:
+            yield part, row, lines((part + 1) * part_bytes)
+            part += 1
+        if last is None:
+            stored.drain()
+    if last is None:
+        yield Digest(stored.sha256.hexdigest(), stored.bytes_read)
+
+
+def decompressed_ratio(shard: Shard, sample: int = 16 << 20) -> float:
+    """Decompressed over stored bytes at the start of a compressed shard (to plan its work)."""
+    with _open_lines(shard, hashing=False) as (text, stored):
+        size = len(text.read(sample))
+        return size / max(stored.bytes_read, 1)
 
 
 def parquet_row_groups(shard: Shard) -> tuple[list[tuple[int, int]], Digest]:

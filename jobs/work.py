@@ -1,10 +1,10 @@
 """One unit of work, done whole by the process that runs it: read, count, write Parquet, commit.
 
-A shard is one piece, unless it is larger than ``execution.split_bytes``: then one pass over it
-(``index``) cuts it into ranges (plain JSONL at byte offsets, gzip/zstd JSONL at offsets of its
-decompressed lines, Parquet at row groups: ``jobs.pieces``), which are counted in parallel as
-``<shard>.part-NNNNN.parquet`` files and committed by the driver when every range is written. The
-pieces depend only on the shard's bytes and the config, so every engine writes the same files.
+A shard is one piece, unless it is larger than ``execution.split_bytes``: then it is written as
+``<shard>.part-NNNNN.parquet`` files (plain JSONL: byte ranges; Parquet: runs of row groups; gzip/zstd
+JSONL: ranges of its decompressed lines), counted in parallel by several pieces (``jobs.pieces``) and
+committed by the driver when every piece is written. The parts depend only on the shard's bytes and
+the config, so every engine writes the same files.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import pyarrow.fs as pafs
 from jobs.batch_usage import Usage
 from jobs.config import JobConfig
 from jobs.counting import RowCounter
-from jobs.output import OutputDir, ShardStats, ShardWriter, commit_shard
+from jobs.output import OutputDir, ShardStats, ShardWriter, add_stats, commit_shard
 from jobs.pieces import Piece, index, iter_piece
-from jobs.sources import Digest, Shard, iter_records
+from jobs.sources import Digest, Shard, iter_parts, iter_records
 
 MAX_BLOCK_BYTES = 64 << 20
 
@@ -43,6 +43,7 @@ class PartResult:
     outputs: list[str]
     stats: ShardStats
     node: str
+    digest: Digest | None = None  # from the piece that read the whole shard
 
 
 def node_name() -> str:
@@ -94,6 +95,22 @@ class ShardWorker:
         for _ in self._write(writer, iter_piece(piece), piece.first_row):
             pass
         return PartResult(piece, writer.close(), writer.stats, self.node)
+
+    def count_parts(self, context: JobContext, piece: Piece) -> PartResult:
+        """A run of a compressed shard's parts, written to temp files; the driver commits the shard."""
+        self.use(context)
+        outputs, stats, digest = [], ShardStats(), None
+        for item in iter_parts(piece.shard, self.config.execution.split_bytes, piece.start, piece.end):
+            if isinstance(item, Digest):
+                digest = item
+                continue
+            part, first_row, lines = item
+            writer = self._writer(piece.shard, part, first_row)
+            for _ in self._write(writer, lines, first_row):
+                pass
+            outputs += writer.close()
+            add_stats(stats, writer.stats)
+        return PartResult(piece, outputs, stats, self.node, digest)
 
     def _writer(self, shard: Shard, part: int | None, first_row: int) -> ShardWriter:
         return ShardWriter(self.out, shard, self.counter.schema, self.config, part, first_row)

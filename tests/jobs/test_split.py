@@ -14,9 +14,9 @@ import zstandard
 
 from jobs.bench.corpus import iter_records as corpus_records
 from jobs.config import JobConfig
-from jobs.pieces import MAX_COMPRESSED_RANGES, index, iter_piece
+from jobs.pieces import index, iter_piece, units
 from jobs.pipeline import run_job
-from jobs.sources import Digest, index_lines, iter_range, iter_records, list_shards
+from jobs.sources import Digest, index_lines, iter_parts, iter_range, iter_records, list_shards
 
 from .conftest import MODEL, SAMPLE, read_output
 
@@ -25,29 +25,51 @@ TRICKY = [b'{"a": 1}\n', b'\xef\xbb\xbf{"bom": 1}\r\n', b"\n", b"   \n", b'{"lon
           b"\r\n", b"not json"]
 
 
-COMPRESS = {"": bytes, ".gz": gzip.compress, ".zst": zstandard.ZstdCompressor().compress}
-
-
-@pytest.mark.parametrize("suffix", list(COMPRESS))
 @pytest.mark.parametrize("tail", [b"", b"\n"])
-def test_ranges_at_every_offset_give_every_line_once(tmp_path, tail, suffix):
-    """Offsets are those of the lines, decompressed: a compressed range decompresses and skips."""
+def test_ranges_at_every_offset_give_every_line_once(tmp_path, tail):
     data = b"".join(TRICKY) + tail
-    path = tmp_path / f"t.jsonl{suffix}"
-    path.write_bytes(COMPRESS[suffix](data))
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(data)
     shard = list_shards([str(path)])[0]
     whole = list(iter_records(shard))
     lines, digest = whole[:-1], whole[-1]
-    stored = path.read_bytes()
     for cut in range(1, len(data)):
         for cut2 in range(cut + 1, len(data), 7):
             starts = [cut, cut2]
-            rows, got, size = index_lines(shard, starts)
-            assert got == digest == Digest(hashlib.sha256(stored).hexdigest(), len(stored)) and size == len(data)
+            rows, got = index_lines(shard, starts)
+            assert got == digest == Digest(hashlib.sha256(data).hexdigest(), len(data))
             edges = [0, *starts, len(data)]
             parts = [list(iter_range(shard, a, b)) for a, b in itertools.pairwise(edges)]
             assert [line for part in parts for line in part] == lines, starts
             assert rows == [len(parts[0]), len(parts[0]) + len(parts[1])], starts
+
+
+def read_parts(shard, size, first, last) -> list:
+    """``iter_parts``, each part's lines read before the next part is taken."""
+    return [item if isinstance(item, Digest) else (item[0], item[1], list(item[2]))
+            for item in iter_parts(shard, size, first, last)]
+
+
+@pytest.mark.parametrize(("suffix", "compress"), [(".gz", gzip.compress), (".zst", zstandard.compress)])
+@pytest.mark.parametrize("tail", [b"", b"\n"])
+def test_compressed_parts_of_every_size_from_any_piece_give_every_line_once(tmp_path, tail, suffix, compress):
+    """A piece decompresses, skips to its first part and writes a run of parts; the parts do not
+    depend on how the runs are cut."""
+    data = b"".join(TRICKY) + tail
+    path = tmp_path / f"t.jsonl{suffix}"
+    path.write_bytes(compress(data))
+    shard = list_shards([str(path)])[0]
+    lines = list(iter_records(shard))[:-1]
+    for size in range(1, len(data) + 2, 3):
+        count = -(-len(data) // size)
+        for cut in range(0, count + 2):
+            first, second = read_parts(shard, size, 0, cut), read_parts(shard, size, cut, None)
+            assert second[-1] == Digest(hashlib.sha256(path.read_bytes()).hexdigest(), len(path.read_bytes()))
+            parts = first + second[:-1]
+            assert [part for part, _, _ in parts] == list(range(count)), (size, cut)
+            assert [line for _, _, part in parts for line in part] == lines, (size, cut)
+            ends = list(itertools.accumulate(len(p) for _, _, p in parts))
+            assert [row for _, row, _ in parts] == [0, *ends[:-1]], (size, cut)
 
 
 def test_a_big_shard_is_split_into_parts_with_the_rows_of_an_unsplit_run(tmp_path, ray_session):
@@ -76,18 +98,18 @@ def test_a_big_shard_is_split_into_parts_with_the_rows_of_an_unsplit_run(tmp_pat
             assert (tmp_path / engine / name).read_bytes() == (tmp_path / "in-process" / name).read_bytes(), name
 
 
-def test_compressed_pieces_tile_the_lines_in_a_few_ranges(tmp_path):
+def test_a_compressed_long_pole_is_counted_in_runs_of_parts(tmp_path):
     data = (SAMPLE / "responses-000.jsonl").read_bytes() * 3
-    path = tmp_path / "big.jsonl.gz"
-    path.write_bytes(gzip.compress(data))
+    path = tmp_path / "big.jsonl.zst"
+    path.write_bytes(zstandard.ZstdCompressor().compress(data))
     shard = list_shards([str(path)])[0]
-    pieces, digest = index(shard, 4096)  # 40 x 4 KiB of lines, but skipping grows with each range
-    assert digest == Digest(hashlib.sha256(path.read_bytes()).hexdigest(), shard.size)
-    assert [p.part for p in pieces] == list(range(MAX_COMPRESSED_RANGES))
-    assert pieces[-1].end == len(data) and all(a.end == b.start for a, b in itertools.pairwise(pieces))
-    lines = [line for piece in pieces for line in iter_piece(piece)]
-    assert lines == data.splitlines()
-    assert [p.first_row for p in pieces] == [data[: p.start - 1].count(b"\n") + 1 if p.start else 0 for p in pieces]
+    assert [(p.start, p.end) for p in units(shard, 0.25, 4, 4096)] == [(0, None)]  # a worker's share: one pass
+    pieces = units(shard, 0.9, 3, 4096)  # 41 parts of 4 KiB, in 3 runs
+    assert [(p.part, p.start, p.end) for p in pieces] == [(0, 0, 14), (1, 14, 27), (2, 27, None)]
+    parts = [part for p in pieces for part in read_parts(shard, 4096, p.start, p.end)]
+    assert parts[-1] == Digest(hashlib.sha256(path.read_bytes()).hexdigest(), shard.size)
+    assert [part for part, _, _ in parts[:-1]] == list(range(41))
+    assert [line for _, _, lines in parts[:-1] for line in lines] == data.splitlines()
 
 
 def test_parquet_pieces_are_runs_of_row_groups(tmp_path):
@@ -107,9 +129,10 @@ def test_parquet_pieces_are_runs_of_row_groups(tmp_path):
 def test_big_compressed_and_parquet_shards_split_the_same_on_every_engine(tmp_path, ray_session):
     big = tmp_path / "in"
     big.mkdir()
-    corpus = b"".join(line + b"\n" for line in itertools.islice(corpus_records(), 40))  # 3x smaller compressed
-    (big / "gz.jsonl.gz").write_bytes(gzip.compress(corpus))
-    (big / "zst.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(corpus))
+    # 3x smaller compressed; the gzip'd shard is the job's long pole, so it is counted by more than one piece
+    corpus = [line + b"\n" for line in itertools.islice(corpus_records(), 160)]
+    (big / "gz.jsonl.gz").write_bytes(gzip.compress(b"".join(corpus[:120])))
+    (big / "zst.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(b"".join(corpus[120:])))
     lines = (SAMPLE / "responses-000.jsonl").read_bytes()
     logs = [{"id": f"r{i}", "request": line.decode()} for i, line in enumerate(lines.splitlines() * 6)]
     pq.write_table(pa.Table.from_pylist(logs), big / "pq.parquet", row_group_size=50)
