@@ -7,7 +7,8 @@ own encoders while the driver plans.
 
 The driver only plans and hands out pieces (``schedule``): each worker reads, counts, writes and
 commits its own, so rows never pass through the driver. Whole shards go biggest first, so the
-last one to finish is a small one; a split shard's ranges wait for its index (one fast pass).
+last one to finish is a small one; a split plain JSONL or Parquet shard's ranges wait for its
+index (one fast pass), a split compressed shard's runs of parts need none (``jobs.pieces``).
 A killed worker's piece is run again, by Ray (actor restarts) or by ``ForkPool``.
 """
 

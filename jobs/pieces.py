@@ -80,8 +80,8 @@ def index(shard: Shard, split_bytes: int) -> tuple[list[Piece], Digest]:
         return _group_ranges(shard, groups, split_bytes), digest
     starts = list(range(split_bytes, shard.size, split_bytes))
     rows, digest = index_lines(shard, starts)
-    edges = [0, *starts, shard.size]
-    return [Piece(shard, i, edges[i], edges[i + 1], ([0, *rows])[i]) for i in range(len(edges) - 1)], digest
+    edges, first_rows = [0, *starts, shard.size], [0, *rows]
+    return [Piece(shard, i, edges[i], edges[i + 1], first_rows[i]) for i in range(len(first_rows))], digest
 
 
 def _group_ranges(shard: Shard, groups: list[tuple[int, int]], split_bytes: int) -> list[Piece]:
