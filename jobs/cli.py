@@ -13,7 +13,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures.process import BrokenProcessPool
 from datetime import date
 from typing import Any
 
@@ -210,8 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             options = ServeOptions(config, api_key=args.api_key or None, timeout=args.timeout)
             return run_serve(args.host, args.port, options, workers=args.workers)
         return run_count(args)
-    # OSError: also a disk or input failing mid-run; BrokenProcessPool: a local worker was killed (a rerun resumes)
-    except (ConfigError, InputError, OSError, BrokenProcessPool) as exc:
+    # OSError: also a disk or input failing mid-run, or an input that kept killing its worker (forks.WorkerKilled)
+    except (ConfigError, InputError, OSError) as exc:
         print(f"tokcount: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FATAL
 

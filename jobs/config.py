@@ -97,7 +97,7 @@ class Execution(_Strict):
     force_ray: bool = Field(False, description="the same as engine: ray")
     lines_per_block: int = Field(2000, ge=1, description="lines counted and written to Parquet at a time")
     split_bytes: int = Field(64 * 1024 * 1024, ge=4096,
-                             description="plain JSONL shards larger than this are counted as line ranges in parallel")
+                             description="larger shards (as stored) are written as parts, counted in parallel")
     actors: int | None = Field(None, ge=1, description="Ray actors; default one per CPU of the cluster")
     address: str | None = None
     verify_inputs: bool = Field(False, description="on resume, re-hash inputs instead of trusting size+mtime")

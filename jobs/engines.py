@@ -7,37 +7,44 @@ own encoders while the driver plans.
 
 The driver only plans and hands out pieces (``schedule``): each worker reads, counts, writes and
 commits its own, so rows never pass through the driver. Whole shards go biggest first, so the
-last one to finish is a small one; a split shard's ranges wait for its index (one fast pass).
+last one to finish is a small one; a split plain JSONL or Parquet shard's ranges wait for its
+index (one fast pass), a split compressed shard's runs of parts need none (``jobs.pieces``).
+A killed worker's piece is run again, by Ray (actor restarts) or by ``ForkPool``.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import Any
 
 from jobs.config import JobConfig
 from jobs.counting import RowCounter
+from jobs.forks import IN_FLIGHT, ForkPool, WorkerKilled
 from jobs.output import ShardStats, add_stats, commit_shard
+from jobs.pieces import indexed, splits, units
 from jobs.sources import Digest, Shard
-from jobs.work import JobContext, PartResult, ShardWorker, boundaries, ranges
+from jobs.work import JobContext, PartResult, ShardWorker
 
 OnMarker = Callable[[Shard, dict[str, Any]], None]
-IN_FLIGHT = 2  # per worker: the next piece is already there when one finishes
 
 
-class LocalPool:
+class _FuturePool:
+    def wait(self, futures: Iterable[Future]) -> set[Future]:
+        return wait(futures, return_when=FIRST_COMPLETED).done
+
+
+class LocalPool(_FuturePool):
     """One worker, this process: pieces run when submitted."""
 
     name = "in-process"
 
     def __init__(self, config: JobConfig, counter: type[RowCounter] = RowCounter, *, eager: bool = True):
         self.worker = ShardWorker(config, counter, eager=eager)
-        self.slots = 1
+        self.slots = self.workers = 1
 
     def submit(self, method: str, *args: Any) -> Future:
         future: Future = Future()
@@ -48,35 +55,7 @@ class LocalPool:
         pass
 
 
-_FORKED: ShardWorker | None = None  # the worker a forked process inherits from ``ForkPool``
-
-
-def _run_forked(method: str, *args: Any) -> Any:
-    assert _FORKED is not None
-    return getattr(_FORKED, method)(*args)
-
-
-class ForkPool:
-    """``processes`` forks of this process, each with the worker (and encoders) built here once."""
-
-    name = "local"
-
-    def __init__(self, config: JobConfig, processes: int, counter: type[RowCounter] = RowCounter):
-        global _FORKED
-        _FORKED = ShardWorker(config, counter)
-        self.executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
-        self.slots = IN_FLIGHT * processes
-
-    def submit(self, method: str, *args: Any) -> Future:
-        return self.executor.submit(_run_forked, method, *args)
-
-    def close(self) -> None:
-        global _FORKED
-        self.executor.shutdown(cancel_futures=True)
-        _FORKED = None
-
-
-class RayPool:
+class RayPool(_FuturePool):
     """``actors`` long-lived actors of one CPU each; each builds its encoders once, while the driver
     is still planning. A killed actor is restarted and its piece run again (it rewrites the same
     temp files), so the output does not change."""
@@ -92,7 +71,7 @@ class RayPool:
         remote = ray.remote(ShardWorker).options(num_cpus=1 if size <= cpus else cpus / size,
                                                  max_restarts=-1, max_task_retries=-1)
         self.actors = [remote.remote(config, counter) for _ in range(size)]
-        self.slots = IN_FLIGHT * size
+        self.workers, self.slots = size, IN_FLIGHT * size
         self.load = [0] * size
         self._context: tuple[JobContext, Any] | None = None
 
@@ -143,17 +122,20 @@ def ray_info() -> dict[str, Any]:
 
 
 class _Split:
-    """A split shard's ranges as they finish; commits it (a few renames and the marker) at the last."""
+    """A split shard's pieces as they finish; commits it (a few renames and the marker) at the last.
+    The digest comes from its index, or from the piece that read the whole shard."""
 
-    def __init__(self, shard: Shard, digest: Digest, pieces: int):
+    def __init__(self, shard: Shard, digest: Digest | None, pieces: int):
         self.shard, self.digest, self.left = shard, digest, pieces
         self.results: list[PartResult] = []
 
     def add(self, result: PartResult, context: JobContext, out: Any) -> dict[str, Any] | None:
         self.results.append(result)
+        self.digest = self.digest or result.digest
         self.left -= 1
         if self.left:
             return None
+        assert self.digest is not None
         stats = ShardStats()
         outputs: list[str] = []
         for part in sorted(self.results, key=lambda r: r.piece.part or 0):
@@ -168,34 +150,55 @@ Pool = LocalPool | ForkPool | RayPool
 
 def schedule(pool: Pool, shards: list[Shard], context: JobContext, split_bytes: int,
              out: Any, on_marker: OnMarker) -> float | None:
-    """Run every shard to its commit; returns when the first piece started counting (monotonic)."""
+    """Run every shard to its commit; returns when the first piece started counting (monotonic).
+
+    A shard whose worker was killed too often (``WorkerKilled``) is given up, the others are
+    finished, then the first such error is raised: a rerun resumes with only those shards left."""
     queue: deque[tuple[str, Any]] = deque()
+    pending: dict[str, _Split] = {}
+    total = sum(s.size for s in shards)
     for shard in sorted(shards, key=lambda s: -s.size):
-        starts = boundaries(shard, split_bytes)
-        if starts:
-            queue.appendleft(("index", (shard, starts)))  # unblocks its ranges: first
-        else:
+        if not splits(shard, split_bytes):
             queue.append(("count_shard", (shard,)))
-    splits: dict[str, _Split] = {}
+        elif indexed(shard):
+            queue.appendleft(("index", (shard, split_bytes)))  # unblocks its ranges: first
+        else:
+            pieces = units(shard, shard.size / total, pool.workers, split_bytes)
+            pending[shard.uri] = _Split(shard, None, len(pieces))
+            queue.extendleft(("count_parts", (p,)) for p in reversed(pieces))
     running: dict[Future, tuple[str, Any]] = {}
+    failed: dict[str, WorkerKilled] = {}
     first = None
     while queue or running:
         while queue and len(running) < pool.slots:
             method, args = queue.popleft()
             first = first or time.monotonic()
             running[pool.submit(method, context, *args)] = (method, args)
-        done, _ = wait(list(running), return_when=FIRST_COMPLETED)
-        for future in done:
+        for future in pool.wait(running):
             method, args = running.pop(future)
-            result = future.result()
+            shard = _shard(args)
+            try:
+                result = future.result()
+            except WorkerKilled as exc:
+                failed.setdefault(shard.uri, exc)
+                queue = deque(item for item in queue if _shard(item[1]).uri != shard.uri)
+                continue
+            if shard.uri in failed:
+                continue
             if method == "count_shard":
-                on_marker(args[0], result)
+                on_marker(shard, result)
             elif method == "index":
-                shard, starts = args
-                first_rows, digest = result
-                pieces = ranges(shard, starts, first_rows)
-                splits[shard.uri] = _Split(shard, digest, len(pieces))
+                pieces, digest = result
+                pending[shard.uri] = _Split(shard, digest, len(pieces))
                 queue.extendleft(("count_range", (p,)) for p in reversed(pieces))
-            elif (marker := splits[args[0].shard.uri].add(result, context, out)) is not None:
-                on_marker(args[0].shard, marker)
+            elif (marker := pending[shard.uri].add(result, context, out)) is not None:
+                on_marker(shard, marker)
+    if failed:
+        error = next(iter(failed.values()))
+        raise WorkerKilled(error.uri, error.cause, [uri for uri in failed if uri != error.uri])
     return first
+
+
+def _shard(args: tuple[Any, ...]) -> Shard:
+    """The shard a piece's arguments are about (a Shard, or a Piece of one)."""
+    return getattr(args[0], "shard", args[0])

@@ -76,7 +76,8 @@ def choose_engine(config: JobConfig, input_bytes: int) -> str:
     return "ray" if ray is not None and ray.is_initialized() else "local"
 
 
-def make_pool(engine: str, config: JobConfig, input_bytes: int, counter: type[RowCounter] = RowCounter) -> Pool:
+def make_pool(engine: str, config: JobConfig, input_bytes: int, counter: type[RowCounter] = RowCounter,
+              log: Log = log_stderr) -> Pool:
     small = input_bytes < config.execution.small_input_bytes
     if config.execution.backend == "auto" and input_bytes < FAST_BACKEND_BYTES:
         # The same tokens either way (tests/core/test_backends.py), but fastokens takes ~2 s more to
@@ -85,7 +86,7 @@ def make_pool(engine: str, config: JobConfig, input_bytes: int, counter: type[Ro
     if engine == "ray":
         return RayPool(config, counter)
     if engine == "local":
-        return ForkPool(config, config.execution.actors or os.cpu_count() or 1, counter)
+        return ForkPool(config, config.execution.actors or os.cpu_count() or 1, counter, log)
     return LocalPool(config, counter, eager=not small)  # a small input builds only the encoders it uses
 
 
@@ -105,7 +106,7 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
             planning = planner.submit(plan_job, inputs, output, config, filesystem=filesystem,
                                       overwrite=overwrite, shards=shards, counter=counter)
             listed = sum(s.size for s in shards)
-            pool = pool or make_pool(choose_engine(config, listed), config, listed, counter)
+            pool = pool or make_pool(choose_engine(config, listed), config, listed, counter, log)
             plan = planning.result()
         usage = load_batch_usage(config.usage_from, filesystem)
     except BaseException:
@@ -166,6 +167,8 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     }
     if info:
         run["ray"] = info
+    if isinstance(pool, ForkPool):
+        run["worker_restarts"] = pool.restarts  # forks that died (killed) and were replaced
     # Which nodes counted this run's shards (a shard split across nodes counts for each).
     run["shards_by_node"] = dict(sorted(Counter(n for m in counted.values() for n in m.get("nodes", [])).items()))
     manifest = build_manifest(config, config.format, output, plan.shards, markers, run, orphans)

@@ -4,6 +4,11 @@ We split lines ourselves (on ``\\n`` only) because ``read_text`` also splits on 
 ``read_json`` rejects logs whose fields change type between rows. Every line, blank or broken,
 becomes one row ``(source_file, source_row, raw)``; the content hash is taken over the bytes as
 stored (compressed), while reading, so the manifest and resume markers cost no second pass.
+
+A big shard is also read in pieces (``jobs.pieces`` decides which): a plain file from a byte offset
+(``iter_range``, numbered by ``index_lines``), Parquet by row groups (``iter_row_groups``, numbered
+from the footer), and a compressed file as parts of its decompressed lines (``iter_parts``, which
+decompresses from the start and counts the newlines it skips).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import io
 import os
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -174,12 +180,16 @@ class Digest:
     bytes: int
 
 
-def content_sha256(shard: Shard) -> str:
+def shard_digest(shard: Shard) -> Digest:
     """sha256 of the shard's bytes as stored: what the reader records in the marker."""
     with shard.fs.open_input_stream(shard.path, compression=None) as raw:
         hashing = _HashingReader(raw)
         hashing.drain()
-    return hashing.sha256.hexdigest()
+    return Digest(hashing.sha256.hexdigest(), hashing.bytes_read)
+
+
+def content_sha256(shard: Shard) -> str:
+    return shard_digest(shard).sha256
 
 
 def iter_records(shard: Shard) -> Iterator[bytes | Digest]:
@@ -187,10 +197,16 @@ def iter_records(shard: Shard) -> Iterator[bytes | Digest]:
     yield from (_iter_parquet if shard.kind == "parquet" else _iter_jsonl)(shard)
 
 
-def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
-    with shard.fs.open_input_stream(shard.path, compression=None) as raw:
-        hashing = _HashingReader(raw)
-        buffered = io.BufferedReader(hashing, buffer_size=1 << 20)
+def compressed(shard: Shard) -> bool:
+    return shard.path.lower().endswith((".gz", ".zst", ".zstd"))
+
+
+@contextmanager
+def _open_lines(shard: Shard, hashing: bool = True) -> Iterator[tuple[Any, _HashingReader]]:
+    """The shard's lines as a binary stream (decompressed), and the reader that hashes the stored bytes."""
+    with shard.fs.open_input_stream(shard.path, compression=None) as raw, _reading(shard):
+        stored = _HashingReader(raw, hashing)
+        buffered = io.BufferedReader(stored, buffer_size=1 << 20)
         lower = shard.path.lower()
         if lower.endswith(".gz"):
             text: Any = gzip.GzipFile(fileobj=buffered)
@@ -198,23 +214,28 @@ def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
             text = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(buffered), 1 << 20)
         else:
             text = buffered
-        try:
-            for line in text:
-                yield _clean(line)
-            hashing.drain()
-        except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile) as exc:
-            raise InputError(f"input {shard.uri} is corrupt or truncated: {exc}") from None
-        yield Digest(hashing.sha256.hexdigest(), hashing.bytes_read)
+        yield text, stored
+
+
+@contextmanager
+def _reading(shard: Shard) -> Iterator[None]:
+    try:
+        yield
+    except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile) as exc:
+        raise InputError(f"input {shard.uri} is corrupt or truncated: {exc}") from None
+
+
+def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
+    with _open_lines(shard) as (text, stored):
+        for line in text:
+            yield _clean(line)
+        stored.drain()
+    yield Digest(stored.sha256.hexdigest(), stored.bytes_read)
 
 
 def _clean(line: bytes) -> bytes:
     # Concatenated Windows files carry a BOM on any line; the core strips it too.
     return line.removesuffix(b"\n").removesuffix(b"\r").removeprefix(_BOM)
-
-
-def splittable(shard: Shard) -> bool:
-    """Only plain JSONL can be read from the middle (a compressed stream cannot be entered there)."""
-    return shard.kind == "jsonl" and shard.path.lower().endswith((".jsonl", ".ndjson"))
 
 
 def iter_range(shard: Shard, start: int, end: int) -> Iterator[bytes]:
@@ -257,14 +278,81 @@ def index_lines(shard: Shard, boundaries: list[int]) -> tuple[list[int], Digest]
     return rows, Digest(sha.hexdigest(), offset)
 
 
+Part = tuple[int, int, Iterator[bytes]]  # (part number, its first row, its lines)
+
+
+def iter_parts(shard: Shard, part_bytes: int, first: int, last: int | None) -> Iterator[Part | Digest]:
+    """Parts ``[first, last)`` of a compressed JSONL shard (``last`` None: to its end, then its
+    ``Digest``). Part p holds the lines that start in ``[p, p + 1) * part_bytes`` of the
+    decompressed lines; every part up to the end of the data exists, empty or not.
+
+    A compressed stream cannot be entered in the middle: the bytes before part ``first`` are
+    decompressed and dropped, their newlines counted for its first row. Each part's lines must be
+    read before the next part is taken.
+    """
+    start = first * part_bytes
+    with _open_lines(shard, hashing=last is None) as (text, stored):
+        newlines, pos = 0, 0
+        while pos < start - 1 and (chunk := text.read(min(start - 1 - pos, 8 << 20))):
+            newlines += chunk.count(b"\n")
+            pos += len(chunk)
+        if start > 0:
+            pos += len(text.readline())  # the rest of the line holding byte start-1, with its \n
+        row = newlines + 1 if start > 0 else 0
+        line = text.readline()  # the next line, starting at pos
+
+        def lines(end: int) -> Iterator[bytes]:  # read from outside this block: errors are converted here too
+            nonlocal pos, row, line
+            with _reading(shard):
+                while line and pos < end:
+                    yield _clean(line)
+                    pos, row, line = pos + len(line), row + 1, text.readline()
+
+        part = first
+        while (last is None or part < last) and pos + len(line) > part * part_bytes:
+            yield part, row, lines((part + 1) * part_bytes)
+            part += 1
+        if last is None:
+            stored.drain()
+    if last is None:
+        yield Digest(stored.sha256.hexdigest(), stored.bytes_read)
+
+
+def decompressed_ratio(shard: Shard, sample: int = 16 << 20) -> float:
+    """Decompressed over stored bytes at the start of a compressed shard (to plan its work)."""
+    with _open_lines(shard, hashing=False) as (text, stored):
+        size = len(text.read(sample))
+        return size / max(stored.bytes_read, 1)
+
+
+def parquet_row_groups(shard: Shard) -> tuple[list[tuple[int, int]], Digest]:
+    """Each row group's row count and stored bytes (from the footer), and the shard's digest."""
+    digest = shard_digest(shard)
+    with shard.fs.open_input_file(shard.path) as raw:
+        meta = pq.ParquetFile(raw).metadata
+    groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
+    return [(g.num_rows, sum(g.column(c).total_compressed_size for c in range(g.num_columns)))
+            for g in groups], digest
+
+
+def iter_row_groups(shard: Shard, start: int, end: int) -> Iterator[bytes]:
+    """The rows of row groups ``[start, end)`` of a Parquet shard; reads only those groups."""
+    with shard.fs.open_input_file(shard.path) as raw:
+        yield from _parquet_rows(pq.ParquetFile(raw), range(start, end))
+
+
 def _iter_parquet(shard: Shard) -> Iterator[bytes | Digest]:
-    """Rows as JSON objects; nulls are dropped (a struct column has every field, null when absent)."""
     with shard.fs.open_input_stream(shard.path) as raw:
         data = raw.read()
-    for batch in pq.ParquetFile(pa.BufferReader(data)).iter_batches(batch_size=1024):
+    yield from _parquet_rows(pq.ParquetFile(pa.BufferReader(data)))
+    yield Digest(hashlib.sha256(data).hexdigest(), len(data))
+
+
+def _parquet_rows(parquet: pq.ParquetFile, row_groups: range | None = None) -> Iterator[bytes]:
+    """Rows as JSON objects; nulls are dropped (a struct column has every field, null when absent)."""
+    for batch in parquet.iter_batches(batch_size=1024, row_groups=row_groups):
         for row in batch.to_pylist():
             yield orjson.dumps(_drop_nulls(row), default=str)
-    yield Digest(hashlib.sha256(data).hexdigest(), len(data))
 
 
 def _drop_nulls(value: Any) -> Any:

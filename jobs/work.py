@@ -1,10 +1,10 @@
 """One unit of work, done whole by the process that runs it: read, count, write Parquet, commit.
 
-A shard is one piece, unless it is plain JSONL larger than ``execution.split_bytes``: then it is cut
-at byte offsets into line ranges, counted in parallel as ``<shard>.part-NNNNN.parquet`` files, and
-committed by the driver when every range is written. The row numbers of a range come from one cheap
-pass over the shard (``index``: newline counts and the sha256). The pieces depend only on the shard's
-size and the config, so every engine writes the same files.
+A shard is one piece, unless it is larger than ``execution.split_bytes``: then it is written as
+``<shard>.part-NNNNN.parquet`` files (plain JSONL: byte ranges; Parquet: runs of row groups; gzip/zstd
+JSONL: ranges of its decompressed lines), counted in parallel by several pieces (``jobs.pieces``) and
+committed by the driver when every piece is written. The parts depend only on the shard's bytes and
+the config, so every engine writes the same files.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import pyarrow.fs as pafs
 from jobs.batch_usage import Usage
 from jobs.config import JobConfig
 from jobs.counting import RowCounter
-from jobs.output import OutputDir, ShardStats, ShardWriter, commit_shard
-from jobs.sources import Digest, Shard, index_lines, iter_range, iter_records, splittable
+from jobs.output import OutputDir, ShardStats, ShardWriter, add_stats, commit_shard
+from jobs.pieces import Piece, index, iter_piece
+from jobs.sources import Digest, Shard, iter_parts, iter_records
 
 MAX_BLOCK_BYTES = 64 << 20
 _WARM_UP = b'{"model": "gpt-4o", "input": [{"role": "user", "content": "hi"}]}'
@@ -37,23 +38,13 @@ class JobContext:
     usage: dict[str, Usage] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Piece:
-    """Lines of ``shard`` starting in ``[start, end)`` as part ``part`` (None: the whole shard)."""
-
-    shard: Shard
-    part: int | None = None
-    start: int = 0
-    end: int = 0
-    first_row: int = 0
-
-
 @dataclass
 class PartResult:
     piece: Piece
     outputs: list[str]
     stats: ShardStats
     node: str
+    digest: Digest | None = None  # from the piece that read the whole shard
 
 
 def node_name() -> str:
@@ -63,19 +54,6 @@ def node_name() -> str:
     if ray is not None and ray.is_initialized():
         return ray.get_runtime_context().get_node_id()
     return socket.gethostname()
-
-
-def boundaries(shard: Shard, split_bytes: int) -> list[int]:
-    """Where the ranges of ``shard`` start (after the first): none when it is not split."""
-    if not splittable(shard) or shard.size <= split_bytes:
-        return []
-    return list(range(split_bytes, shard.size, split_bytes))
-
-
-def ranges(shard: Shard, starts: list[int], first_rows: list[int]) -> list[Piece]:
-    edges = [0, *starts, shard.size]
-    rows = [0, *first_rows]
-    return [Piece(shard, i, edges[i], edges[i + 1], rows[i]) for i in range(len(rows))]
 
 
 class ShardWorker:
@@ -101,8 +79,8 @@ class ShardWorker:
             self.context, self.out = context, OutputDir(context.output, context.filesystem)
             self.counter.usage = context.usage
 
-    def index(self, context: JobContext, shard: Shard, starts: list[int]) -> tuple[list[int], Digest]:
-        return index_lines(shard, starts)
+    def index(self, context: JobContext, shard: Shard, split_bytes: int) -> tuple[list[Piece], Digest]:
+        return index(shard, split_bytes)
 
     def count_shard(self, context: JobContext, shard: Shard) -> dict[str, Any]:
         """The whole shard, committed: returns its marker."""
@@ -116,12 +94,28 @@ class ShardWorker:
                             [self.node])
 
     def count_range(self, context: JobContext, piece: Piece) -> PartResult:
-        """One line range, written to temp files; the driver commits the shard when all are."""
+        """One range, written to temp files; the driver commits the shard when all are."""
         self.use(context)
         writer = self._writer(piece.shard, piece.part, piece.first_row)
-        for _ in self._write(writer, iter_range(piece.shard, piece.start, piece.end), piece.first_row):
+        for _ in self._write(writer, iter_piece(piece), piece.first_row):
             pass
         return PartResult(piece, writer.close(), writer.stats, self.node)
+
+    def count_parts(self, context: JobContext, piece: Piece) -> PartResult:
+        """A run of a compressed shard's parts, written to temp files; the driver commits the shard."""
+        self.use(context)
+        outputs, stats, digest = [], ShardStats(), None
+        for item in iter_parts(piece.shard, self.config.execution.split_bytes, piece.start, piece.end):
+            if isinstance(item, Digest):
+                digest = item
+                continue
+            part, first_row, lines = item
+            writer = self._writer(piece.shard, part, first_row)
+            for _ in self._write(writer, lines, first_row):
+                pass
+            outputs += writer.close()
+            add_stats(stats, writer.stats)
+        return PartResult(piece, outputs, stats, self.node, digest)
 
     def _writer(self, shard: Shard, part: int | None, first_row: int) -> ShardWriter:
         return ShardWriter(self.out, shard, self.counter.schema, self.config, part, first_row)
