@@ -30,7 +30,7 @@ from jobs.work import JobContext
 __all__ = ["JobResult", "Plan", "ensure_ray", "plan_job", "run_job"]
 
 Log = Callable[[str], None]
-FAST_BACKEND_BYTES = 64 * 1000 * 1000
+FAST_BACKEND_BYTES = 32 * 1000 * 1000
 
 def log_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
@@ -80,8 +80,8 @@ def make_pool(engine: str, config: JobConfig, input_bytes: int, counter: type[Ro
               log: Log = log_stderr) -> Pool:
     small = input_bytes < config.execution.small_input_bytes
     if config.execution.backend == "auto" and input_bytes < FAST_BACKEND_BYTES:
-        # The same tokens either way (tests/core/test_backends.py), but fastokens takes ~2 s more to
-        # build, paid back from here on (~0.1 s/MB saved per worker: README, Benchmark).
+        # The same tokens either way (tests/core/test_backends.py), but fastokens takes ~1.6 s more to
+        # build, paid back from about here on (32 MB: 3.5-3.9 s either way; README, Benchmark).
         config = config.with_updates(**{"execution.backend": "tiktoken"})
     if engine == "ray":
         return RayPool(config, counter)

@@ -8,6 +8,7 @@ becomes an ``Extracted`` with ``error`` set, never an exception.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -33,6 +34,12 @@ class Layout:
     bifrost_log: bool = False  # body rebuilt from Bifrost log-store fields
     batch: bool = False  # an OpenAI Batch API record: billed at batch prices
     passthrough: dict[str, str] = field(default_factory=dict)
+
+    @cached_property
+    def columns(self) -> dict[str, str]:
+        """Output column -> path: tenant, timestamp and the passthrough columns (read per record)."""
+        cols = {name: path for name, path in (("tenant", self.tenant), ("timestamp", self.timestamp)) if path}
+        return {**cols, **self.passthrough}
 
 
 PRESETS: dict[str, Layout] = {
@@ -60,16 +67,21 @@ def layout_for(config: JobConfig, fmt: str) -> Layout:
                    api=config.api or PRESETS[fmt].api)
 
 
+_BATCH_INPUT_KEYS = frozenset({"custom_id", "url", "body"})
+_BATCH_OUTPUT_KEYS = frozenset({"custom_id", "response"})
+_BIFROST_KEYS = frozenset({"input_history", "provider"})
+
+
 def detect_format(record: Any) -> str | None:
     """The preset a record unambiguously looks like, or None."""
     if not isinstance(record, dict):
         return None
     keys = record.keys()
-    if {"custom_id", "url", "body"} <= keys:
+    if keys >= _BATCH_INPUT_KEYS:
         return "openai_batch_input"
-    if {"custom_id", "response"} <= keys:
+    if keys >= _BATCH_OUTPUT_KEYS:
         return "openai_batch_output"
-    if {"input_history", "provider"} <= keys:
+    if keys >= _BIFROST_KEYS:
         return "bifrost"
     if isinstance(record.get("request"), dict | str) and not keys & {"messages", "input"}:
         return "log"
@@ -90,7 +102,7 @@ class Unwrapper:
         fmt = "wrapped" if config.format == "auto" and config.fields.request else config.format
         self.auto = fmt == "auto"
         self.layouts = {name: layout_for(config, name) for name in (PRESETS if self.auto else (fmt,))}
-        self.columns = list(dict.fromkeys(c for lay in self.layouts.values() for c in _column_paths(lay)))
+        self.columns = list(dict.fromkeys(c for lay in self.layouts.values() for c in lay.columns))
 
     def extract(self, record: Any) -> tuple[Extracted, Layout | None]:
         if not self.auto or not isinstance(record, dict):
@@ -141,7 +153,7 @@ def extract(record: Any, layout: Layout) -> Extracted:
         out.error = f"record: expected a JSON object, got {type(record).__name__}"
         return out
     out.record_id = _text(_opt(record, layout.record_id))
-    out.columns = {name: _text(_opt(record, path)) for name, path in _column_paths(layout).items()}
+    out.columns = {name: _text(_opt(record, path)) for name, path in layout.columns.items()}
     _read_usage(out, _opt(record, layout.usage))
     override = _opt(record, layout.model)
     if override is not None and not isinstance(override, str):
@@ -171,11 +183,6 @@ def extract(record: Any, layout: Layout) -> Extracted:
         if out.api is None:
             out.error = f"field {layout.api_from_url!r}: batch url {url!r} is not chat or responses"
     return out
-
-
-def _column_paths(layout: Layout) -> dict[str, str]:
-    cols = {name: path for name, path in (("tenant", layout.tenant), ("timestamp", layout.timestamp)) if path}
-    return {**cols, **layout.passthrough}
 
 
 def _opt(record: dict[str, Any], path: str | None) -> Any:
