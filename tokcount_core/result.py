@@ -85,6 +85,7 @@ class SegmentView(BaseModel):
     label: str
     text: str | None = None
     tokens: int
+    item: int | None = None  # the index in ``messages`` of the Chat message it renders
 
 
 class CountResult(BaseModel):

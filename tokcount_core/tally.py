@@ -45,7 +45,7 @@ def tally(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -> 
                 totals[category] -= moved
         totals[category] += n
         if explain:
-            views.append(SegmentView(category=category, label=seg.label, text=value, tokens=n))
+            views.append(SegmentView(category=category, label=seg.label, text=value, tokens=n, item=seg.item))
     details = Details(text_tokens=totals["text"], image_tokens=totals["image"], audio_tokens=totals["audio"],
                       file_tokens=totals["file"], tool_tokens=totals["tool"],
                       response_format_tokens=totals["response_format"], overhead_tokens=totals["overhead"])

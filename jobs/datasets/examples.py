@@ -8,7 +8,6 @@ column holds the check's code and ``problems`` every problem found, so it is nev
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
@@ -28,7 +27,6 @@ EXAMPLE_FIELDS = (
     pa.field("problems", pa.list_(pa.string())),
 )
 NO_LIMIT = 2**62  # the job's kept/rejected split needs a bound: a model without a stated limit keeps all
-_MESSAGE = re.compile(r"message (\d+)[: ]")
 _BODY_KEYS = ("tools", "parallel_tool_calls", "functions")
 
 
@@ -91,12 +89,8 @@ class ExampleCounter(RowCounter):
 
 
 def _message_tokens(res: CountResult, indexes: set[int]) -> int:
-    """Tokens of the messages at ``indexes``, from the core's labelled segments. ``render/chat.py``
-    numbers the history from 1 ("message 3: content" is ``messages[2]``), but from 0 after it took
-    a leading system message apart to merge the tools into it (labelled "message 0 + tools")."""
-    segments = [(_MESSAGE.match(s.label + ":"), s.tokens) for s in res.segments or ()]
-    offset = 0 if any(found and found.group(1) == "0" for found, _ in segments) else 1
-    return sum(tokens for found, tokens in segments if found and int(found.group(1)) - offset in indexes)
+    """Tokens of the messages at ``indexes`` (the core tags each segment with its message's index)."""
+    return sum(s.tokens for s in res.segments or () if s.item in indexes)
 
 
 def _parse(raw: bytes, max_bytes: int | None) -> Any:

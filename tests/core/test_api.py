@@ -518,3 +518,20 @@ def test_a_response_format_with_definitions_after_other_keys_is_flagged():
     last = count(body({"type": "object", "properties": props, "$defs": {"point": point}}))
     assert not first.estimated and last.estimate_reasons == ["unverified_rule"]
     assert not count(body({"type": "object", "properties": {"point": point}})).estimated
+
+
+def test_explained_chat_segments_name_their_message():
+    """Each message's segments carry its index in ``messages``, also after a leading system message
+    was merged with the tools (what fine-tuning's trained tokens add up)."""
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello!"}]
+    for tools in ([], [tool]):
+        res = count({"model": "gpt-4o", "messages": messages, "tools": tools}, explain=True)
+        by_item: dict[int | None, int] = {}
+        for seg in res.segments:
+            by_item[seg.item] = by_item.get(seg.item, 0) + seg.tokens
+        assert sum(by_item.values()) == res.input_tokens
+        assert {i for i in by_item if i is not None} == ({1, 2} if tools else {0, 1, 2})
+        # "Hello!" is 2 tokens, plus the 3 of framing and 1 of the role.
+        assert by_item[2] == 3 + 1 + 2

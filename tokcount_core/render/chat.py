@@ -65,7 +65,7 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     if fmt:
         _format_constant(ctx, body, messages, fmt[0], bool(functions))
     ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice or body.function_call, functions))
-    _history(ctx, messages)
+    _history(ctx, messages, first=len(body.messages) - len(messages))
     ctx.segments.append(fixed("overhead", "reply priming", spec.priming))
 
 
@@ -116,12 +116,15 @@ def _format_constant(ctx: RenderContext, body: ChatBody, messages: list[ChatMess
         ctx.segments.append(fixed("response_format", "format header framing", 2))
 
 
-def _history(ctx: RenderContext, messages: list[ChatMessage]) -> None:
+def _history(ctx: RenderContext, messages: list[ChatMessage], first: int) -> None:
+    """``messages`` are the request's from index ``first`` on (a leading one merged with the tools
+    was rendered already); each message's segments are tagged with its index (``Segment.item``)."""
     names: dict[str, str] = {}  # tool_call_id -> function name: a result is authored by its function
     parallel_ids: set[str] = set()
     pending: list[str] = []  # results of one parallel turn, merged into one message
     for index, msg in enumerate(messages):
         label = f"message {index + 1}"
+        start = len(ctx.segments)
         if msg.role == "tool" and msg.tool_call_id in parallel_ids:
             pending.append(_text_of(ctx, msg, label))
             nxt = messages[index + 1] if index + 1 < len(messages) else None
@@ -146,6 +149,8 @@ def _history(ctx: RenderContext, messages: list[ChatMessage]) -> None:
                     framing=6 if answers_call else None)
         else:
             _turn(ctx, msg, label, names, parallel_ids)
+        for seg in ctx.segments[start:]:
+            seg.item = first + index
 
 
 def _turn(ctx: RenderContext, msg: ChatMessage, label: str, names: dict[str, str], parallel_ids: set[str]) -> None:

@@ -19,6 +19,8 @@ class Segment:
     tail: tuple[int, Category] | None = None
     # Tokens given as ids (a Completions prompt of token ids): counted in ``fixed``, returned as is.
     ids: list[int] | None = None
+    # The index in the request's ``messages`` of the Chat message this renders (None: not one message).
+    item: int | None = None
 
 
 def text(category: Category, label: str, value: str) -> Segment:
