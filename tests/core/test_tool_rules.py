@@ -6,8 +6,14 @@ change that breaks one names it.
 
 from __future__ import annotations
 
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tokcount_core import count
 from tokcount_core.encoding import get_encoding
+from tokcount_core.render.typescript import _literal, comment_lines
 
 ASK = {"role": "user", "content": "Weather in Lisbon?"}
 CITY = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -189,3 +195,15 @@ def test_the_2023_renderer_named_choice_and_empty_system_joint():
              "functions": functions}
     assert "# Tools" in rendered(empty) and "\n\n# Tools" not in rendered(empty)
     assert count(empty).estimate_reasons == ["unverified_rule"]
+
+
+@given(st.text() | st.integers() | st.floats(allow_nan=False) | st.booleans() | st.none())
+def test_enum_literals_are_written_as_json_dumps_writes_them(value):
+    """The renderer's fast path for plain strings must not change a character of what it writes."""
+    assert _literal(value) == json.dumps(value, ensure_ascii=False)
+
+
+@given(st.text())
+def test_comment_lines_match_the_general_split(text):
+    general = [f"// {line.strip()}" if line.strip() else "//" for line in text.strip().split("\n")]
+    assert comment_lines(text) == general
