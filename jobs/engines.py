@@ -122,11 +122,11 @@ class RayPool:
 
         futures = list(futures)
         while not (done := {f for f in futures if f.done()}):
-            refs = [ref for a in self.actors for _, ref, _ in a.sent] + [a.ping for a in self.actors if a.ping]
+            # Only an actor's oldest piece can be read (or its ping): what comes after waits for it.
+            refs = [r for a in self.actors for r in (a.ping, a.sent[0][1] if a.sent else None) if r is not None]
             ray.wait(refs, num_returns=1)
-            ready = set(ray.wait(refs, num_returns=len(refs), timeout=0)[0])
             for actor in self.actors:
-                self._read(actor, ready)
+                self._read(actor)
         return done
 
     def close(self) -> None:
@@ -143,11 +143,11 @@ class RayPool:
             ref = getattr(actor.handle, task.method).remote(self._context[1], *task.args)
             actor.sent.append((task, ref, actor.deaths))
 
-    def _read(self, actor: _Actor, ready: set[Any]) -> None:
+    def _read(self, actor: _Actor) -> None:
         import ray
         from ray.exceptions import ActorUnavailableError, RayActorError
 
-        if actor.ping in ready:
+        if actor.ping is not None and _ready(actor.ping):
             try:
                 ray.get(actor.ping)
             except ActorUnavailableError:  # still restarting
@@ -160,7 +160,7 @@ class RayPool:
                 held, actor.ping, actor.held = actor.held, None, []
                 for task in held:
                     self._send(actor, task)
-        while actor.sent and actor.sent[0][1] in ready:
+        while actor.sent and _ready(actor.sent[0][1]):
             task, ref, deaths = actor.sent.popleft()
             try:
                 task.future.set_result(ray.get(ref))
@@ -168,12 +168,18 @@ class RayPool:
                 if deaths == actor.deaths:  # sent since the last death seen: it was counting this piece
                     actor.deaths += 1
                     self.restarts += 1
-                    actor.ping = actor.ping or actor.handle.ready.remote()
+                    actor.ping = actor.handle.ready.remote()
                     if not task.killed(f"Ray {type(exc).__name__}", self.log):
                         continue
                 self._send(actor, task)
             except Exception as exc:
                 task.future.set_exception(exc)
+
+
+def _ready(ref: Any) -> bool:
+    import ray
+
+    return bool(ray.wait([ref], timeout=0)[0])
 
 
 def ensure_ray(address: str | None) -> None:
