@@ -53,11 +53,12 @@ def holders(tmp: Path, name: str, driver: int) -> list[int]:
 
 
 def run_killing(inputs: Path, out: Path, name: str, times: int,
-                engine: str = "local") -> tuple[subprocess.CompletedProcess, int]:
-    """Run the CLI and SIGKILL up to ``times`` of its workers, each while it writes a temp file of
-    shard ``name`` ('' for any shard)."""
+                ray_address: str | None = None) -> tuple[subprocess.CompletedProcess, int]:
+    """Run the CLI (on the local engine, or on the Ray cluster at ``ray_address``) and SIGKILL up to
+    ``times`` of its workers, each while it writes a temp file of shard ``name`` ('' for any shard)."""
+    engine = ["--engine", "ray", "--address", ray_address] if ray_address else ["--engine", "local"]
     cmd = [sys.executable, "-m", "jobs.count_tokens", str(inputs), str(out), "--config",
-           str(inputs.parent / "job.yaml"), "--engine", engine]
+           str(inputs.parent / "job.yaml"), *engine]
     with (out.parent / f"{out.name}.err").open("w+") as err:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True)
         killed: set[int] = set()
@@ -129,9 +130,10 @@ def test_an_input_that_keeps_killing_its_worker_fails_the_run_after_the_others(t
 
 
 @pytest.mark.slow
-def test_a_killed_ray_actor_is_restarted_and_its_piece_counted_again(tmp_path):
+def test_a_killed_ray_actor_is_restarted_and_its_piece_counted_again(ray_session, tmp_path):
     inputs = make_inputs(tmp_path / "in")
-    proc, kills = run_killing(inputs, tmp_path / "out", "bad", times=1, engine="ray")
+    address = ray_session.get_runtime_context().gcs_address  # the session's Ray: no start-up per run
+    proc, kills = run_killing(inputs, tmp_path / "out", "bad", times=1, ray_address=address)
     assert proc.returncode == 0 and kills == 1, proc.stderr
     # Only the piece the actor was counting had a kill counted, not those queued behind it.
     [warning] = warnings(proc.stderr)
@@ -144,10 +146,11 @@ def test_a_killed_ray_actor_is_restarted_and_its_piece_counted_again(tmp_path):
 
 
 @pytest.mark.slow
-def test_an_input_that_keeps_killing_its_ray_actor_fails_the_run_after_the_others(tmp_path):
+def test_an_input_that_keeps_killing_its_ray_actor_fails_the_run_after_the_others(ray_session, tmp_path):
     inputs = make_inputs(tmp_path / "in")
     out = tmp_path / "out"
-    proc, kills = run_killing(inputs, out, "bad", times=10, engine="ray")
+    address = ray_session.get_runtime_context().gcs_address
+    proc, kills = run_killing(inputs, out, "bad", times=10, ray_address=address)
     assert proc.returncode == 2 and kills == 3, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith(f"tokcount: error: input {inputs}/bad.jsonl: the worker counting it died 3 times "
@@ -157,7 +160,7 @@ def test_an_input_that_keeps_killing_its_ray_actor_fails_the_run_after_the_other
     done = [json.loads(m.read_text())["input"]["uri"] for m in (out / "_done").glob("*.json")]
     assert sorted(done) == [f"{inputs}/{n}" for n in ("a.jsonl", "b.jsonl", "c.jsonl.gz")]
     assert not (out / "_manifest.json").exists()
-    rerun, _ = run_killing(inputs, out, "", times=0, engine="ray")
+    rerun, _ = run_killing(inputs, out, "", times=0, ray_address=address)
     assert rerun.returncode == 0, rerun.stderr
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["run"]["shards_skipped"] == 3 and manifest["run"]["shards_counted"] == 1
