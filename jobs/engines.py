@@ -9,7 +9,8 @@ The driver only plans and hands out pieces (``schedule``): each worker reads, co
 commits its own, so rows never pass through the driver. Whole shards go biggest first, so the
 last one to finish is a small one; a split plain JSONL or Parquet shard's ranges wait for its
 index (one fast pass), a split compressed shard's runs of parts need none (``jobs.pieces``).
-A killed worker's piece is run again, by Ray (actor restarts) or by ``ForkPool``.
+A killed worker is replaced (a new fork, a restarted actor) and its pieces run again; a piece that
+keeps killing its worker is given up (``jobs.retries``).
 """
 
 from __future__ import annotations
@@ -19,25 +20,22 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.config import JobConfig
 from jobs.counting import RowCounter
-from jobs.forks import IN_FLIGHT, ForkPool, WorkerKilled
+from jobs.forks import IN_FLIGHT, ForkPool
 from jobs.output import ShardStats, add_stats, commit_shard
 from jobs.pieces import indexed, splits, units
+from jobs.retries import Task, WorkerKilled
 from jobs.sources import Digest, Shard
 from jobs.work import JobContext, PartResult, ShardWorker
 
 OnMarker = Callable[[Shard, dict[str, Any]], None]
 
 
-class _FuturePool:
-    def wait(self, futures: Iterable[Future]) -> set[Future]:
-        return wait(futures, return_when=FIRST_COMPLETED).done
-
-
-class LocalPool(_FuturePool):
+class LocalPool:
     """One worker, this process: pieces run when submitted."""
 
     name = "in-process"
@@ -51,54 +49,137 @@ class LocalPool(_FuturePool):
         future.set_result(getattr(self.worker, method)(*args))
         return future
 
+    def wait(self, futures: Iterable[Future]) -> set[Future]:
+        return wait(futures, return_when=FIRST_COMPLETED).done
+
     def close(self) -> None:
         pass
 
 
-class RayPool(_FuturePool):
+@dataclass
+class _Actor:
+    """An actor and its pieces: ``sent`` in the order sent, each with the actor's deaths seen by
+    then (it runs them in that order, so the oldest unanswered one is the one it is counting);
+    ``held`` wait for it to answer ``ping`` after a death (restarted)."""
+
+    handle: Any
+    sent: deque[tuple[Task, Any, int]] = field(default_factory=deque)
+    held: list[Task] = field(default_factory=list)
+    ping: Any = None  # an ObjectRef while it restarts
+    deaths: int = 0
+
+    @property
+    def load(self) -> int:
+        return len(self.sent) + len(self.held)
+
+
+class RayPool:
     """``actors`` long-lived actors of one CPU each; each builds its encoders once, while the driver
-    is still planning. A killed actor is restarted and its piece run again (it rewrites the same
-    temp files), so the output does not change."""
+    is still planning.
+
+    A killed actor is restarted by Ray (``max_restarts=-1``), but its pieces are sent again from
+    here (``max_task_retries=0``), so a piece that kills it every time is given up after
+    ``MAX_KILLS`` (``jobs.retries``) instead of being retried forever. Ray fails every piece the
+    dead actor had, in no particular order, and may fail those sent while it restarts: pieces are
+    read back in the order sent, only a piece sent since the last death seen has one counted, and
+    nothing is sent to the actor until it answers a ping again. Its pieces then go back to it (a
+    piece Ray could not reach may still be running there; not elsewhere at the same time)."""
 
     name = "ray"
 
-    def __init__(self, config: JobConfig, counter: type[RowCounter] = RowCounter):
+    def __init__(self, config: JobConfig, counter: type[RowCounter] = RowCounter,
+                 log: Callable[[str], None] = lambda _m: None):
         import ray
 
         ensure_ray(config.execution.address)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         size = config.execution.actors or max(1, cpus)
         remote = ray.remote(ShardWorker).options(num_cpus=1 if size <= cpus else cpus / size,
-                                                 max_restarts=-1, max_task_retries=-1)
-        self.actors = [remote.remote(config, counter) for _ in range(size)]
+                                                 max_restarts=-1, max_task_retries=0)
+        self.actors = [_Actor(remote.remote(config, counter)) for _ in range(size)]
         self.workers, self.slots = size, IN_FLIGHT * size
-        self.load = [0] * size
+        self.log = log
+        self.restarts = 0  # actors that died counting and were restarted (the manifest's run.worker_restarts)
         self._context: tuple[JobContext, Any] | None = None
 
     def wait_ready(self) -> None:
         import ray
 
-        ray.get([a.ready.remote() for a in self.actors])
+        ray.get([a.handle.ready.remote() for a in self.actors])
 
     def submit(self, method: str, context: JobContext, *args: Any) -> Future:
         import ray
 
         if self._context is None or self._context[0] is not context:
             self._context = (context, ray.put(context))
-        i = self.load.index(min(self.load))
-        self.load[i] += 1
-        future = getattr(self.actors[i], method).remote(self._context[1], *args).future()
-        future.add_done_callback(lambda _f, i=i: self._done(i))
-        return future
+        task = Task(method, args)
+        self._send(min(self.actors, key=lambda a: a.load), task)
+        return task.future
 
-    def _done(self, i: int) -> None:
-        self.load[i] -= 1
+    def wait(self, futures: Iterable[Future]) -> set[Future]:
+        """Reads answers until one of ``futures`` is done; sends the pieces of actors that died again."""
+        import ray
+
+        futures = list(futures)
+        while not (done := {f for f in futures if f.done()}):
+            # Only an actor's oldest piece can be read (or its ping): what comes after waits for it.
+            refs = [r for a in self.actors for r in (a.ping, a.sent[0][1] if a.sent else None) if r is not None]
+            ray.wait(refs, num_returns=1)
+            for actor in self.actors:
+                self._read(actor)
+        return done
 
     def close(self) -> None:
         import ray
 
         for actor in self.actors:
-            ray.kill(actor)
+            ray.kill(actor.handle)
+
+    def _send(self, actor: _Actor, task: Task) -> None:
+        assert self._context is not None
+        if actor.ping is not None:
+            actor.held.append(task)
+        else:
+            ref = getattr(actor.handle, task.method).remote(self._context[1], *task.args)
+            actor.sent.append((task, ref, actor.deaths))
+
+    def _read(self, actor: _Actor) -> None:
+        import ray
+        from ray.exceptions import ActorUnavailableError, RayActorError
+
+        if actor.ping is not None and _ready(actor.ping):
+            try:
+                ray.get(actor.ping)
+            except ActorUnavailableError:  # still restarting
+                actor.ping = actor.handle.ready.remote()
+            except Exception as exc:  # gone for good (its constructor failed): so are its pieces
+                for task in actor.held:
+                    task.future.set_exception(exc)
+                actor.ping, actor.held = None, []
+            else:
+                held, actor.ping, actor.held = actor.held, None, []
+                for task in held:
+                    self._send(actor, task)
+        while actor.sent and _ready(actor.sent[0][1]):
+            task, ref, deaths = actor.sent.popleft()
+            try:
+                task.future.set_result(ray.get(ref))
+            except RayActorError as exc:
+                if deaths == actor.deaths:  # sent since the last death seen: it was counting this piece
+                    actor.deaths += 1
+                    self.restarts += 1
+                    actor.ping = actor.handle.ready.remote()
+                    if not task.killed(f"Ray {type(exc).__name__}", self.log):
+                        continue
+                self._send(actor, task)
+            except Exception as exc:
+                task.future.set_exception(exc)
+
+
+def _ready(ref: Any) -> bool:
+    import ray
+
+    return bool(ray.wait([ref], timeout=0)[0])
 
 
 def ensure_ray(address: str | None) -> None:

@@ -2,14 +2,9 @@
 encoders) built here once, and survive one of them being killed.
 
 Each fork gets its pieces over its own pipe and answers them in order, so the driver always knows
-which piece a fork was counting when it died (SIGKILL, the OOM killer): the oldest it has not
-answered. The fork is replaced and its pieces are sent again; a piece rewrites the same temp files
-and commits are atomic, so the output does not change. The other forks keep counting meanwhile.
-
-A piece whose process dies ``MAX_KILLS`` times fails with ``WorkerKilled`` naming its shard: by
-then the input is the likely cause (a record that exhausts memory), and retrying it forever would
-hide that. ``engines.schedule`` finishes the other shards first, so a rerun resumes with only the
-failed ones left.
+which piece a fork was counting when it died: the oldest it has not answered. The fork is replaced
+and its pieces are sent again (``jobs.retries``: a piece that kills its worker ``MAX_KILLS`` times
+is given up); the other forks keep counting meanwhile.
 """
 
 from __future__ import annotations
@@ -26,43 +21,17 @@ from typing import Any
 
 from jobs.config import JobConfig
 from jobs.counting import RowCounter
+from jobs.retries import Task
 from jobs.work import JobContext, ShardWorker
 
-MAX_KILLS = 3
 IN_FLIGHT = 2  # pieces per worker: the next one is already there when one finishes
-
-
-class WorkerKilled(ChildProcessError):
-    """A piece of ``uri`` killed the process counting it ``MAX_KILLS`` times."""
-
-    def __init__(self, uri: str, cause: str, others: list[str] | None = None):
-        also = f" (so did {len(others)} other input(s): {', '.join(others)})" if others else ""
-        super().__init__(
-            f"input {uri}: the worker counting it died {MAX_KILLS} times (last: {cause}){also}, most likely from "
-            f"the input itself (SIGKILL is what the kernel's OOM killer sends); the other shards were counted. "
-            f"Give the job more memory or fewer workers (execution.actors), or move the input aside, then "
-            f"rerun to resume")
-        self.uri, self.cause = uri, cause
-
-
-@dataclass
-class _Task:
-    method: str
-    args: tuple[Any, ...]
-    future: Future = field(default_factory=Future)
-    kills: int = 0
-
-    @property
-    def uri(self) -> str:
-        first = self.args[0]  # a Shard, or a Piece of one
-        return getattr(first, "shard", first).uri
 
 
 @dataclass
 class _Fork:
     process: Any  # multiprocessing's fork Process
     conn: Connection
-    tasks: deque[_Task] = field(default_factory=deque)  # sent and not answered; the first is running
+    tasks: deque[Task] = field(default_factory=deque)  # sent and not answered; the first is running
 
 
 def _serve(worker: ShardWorker, context: JobContext, conn: Connection, inherited: list[Connection]) -> None:
@@ -110,7 +79,7 @@ class ForkPool:
             self.context = context
             self.forks = [self._fork() for _ in range(self.workers)]
         assert context is self.context, "one pool per run"
-        task = _Task(method, args)
+        task = Task(method, args)
         self._send(task)
         return task.future
 
@@ -142,7 +111,7 @@ class ForkPool:
         theirs.close()
         return _Fork(process, ours)
 
-    def _send(self, task: _Task) -> None:
+    def _send(self, task: Task) -> None:
         fork = min(self.forks, key=lambda f: len(f.tasks))
         fork.tasks.append(task)
         with contextlib.suppress(OSError):  # it died: ``wait`` sees its sentinel and sends its pieces again
@@ -168,11 +137,6 @@ class ForkPool:
         self.restarts += 1
         cause = _cause(fork.process.exitcode)
         for i, task in enumerate(fork.tasks):
-            if i == 0:  # the piece it was counting
-                task.kills += 1
-                if task.kills >= MAX_KILLS:
-                    task.future.set_exception(WorkerKilled(task.uri, cause))
-                    continue
-                self.log(f"tokcount: warning: a worker died ({cause}) while counting {task.uri}; counting it "
-                         f"again (attempt {task.kills + 1} of {MAX_KILLS})")
+            if i == 0 and not task.killed(cause, self.log):  # the piece it was counting
+                continue
             self._send(task)

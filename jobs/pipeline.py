@@ -84,7 +84,7 @@ def make_pool(engine: str, config: JobConfig, input_bytes: int, counter: type[Ro
         # build, paid back from about here on (32 MB: 3.5-3.9 s either way; README, Benchmark).
         config = config.with_updates(**{"execution.backend": "tiktoken"})
     if engine == "ray":
-        return RayPool(config, counter)
+        return RayPool(config, counter, log)
     if engine == "local":
         return ForkPool(config, config.execution.actors or os.cpu_count() or 1, counter, log)
     return LocalPool(config, counter, eager=not small)  # a small input builds only the encoders it uses
@@ -101,7 +101,7 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
             # Start-up (Ray's init, the encoders) overlaps with listing and planning.
             listing = planner.submit(list_shards, inputs, filesystem)
             if choose_engine(config, 0) == "ray":
-                pool = RayPool(config, counter)
+                pool = RayPool(config, counter, log)
             shards = listing.result()
             planning = planner.submit(plan_job, inputs, output, config, filesystem=filesystem,
                                       overwrite=overwrite, shards=shards, counter=counter)
@@ -167,8 +167,8 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     }
     if info:
         run["ray"] = info
-    if isinstance(pool, ForkPool):
-        run["worker_restarts"] = pool.restarts  # forks that died (killed) and were replaced
+    if isinstance(pool, ForkPool | RayPool):
+        run["worker_restarts"] = pool.restarts  # forks or actors that died (killed) and were replaced
     # Which nodes counted this run's shards (a shard split across nodes counts for each).
     run["shards_by_node"] = dict(sorted(Counter(n for m in counted.values() for n in m.get("nodes", [])).items()))
     manifest = build_manifest(config, config.format, output, plan.shards, markers, run, orphans)
