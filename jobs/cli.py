@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             options = ServeOptions(config, api_key=args.api_key or None, timeout=args.timeout)
             return run_serve(args.host, args.port, options, workers=args.workers)
         return run_count(args)
-    # OSError: also a disk or input failing mid-run, or an input that kept killing its worker (forks.WorkerKilled)
+    # OSError: also a disk or input failing mid-run, or an input that kept killing its worker (retries.WorkerKilled)
     except (ConfigError, InputError, OSError) as exc:
         print(f"tokcount: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FATAL
