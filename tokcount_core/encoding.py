@@ -95,11 +95,6 @@ def verified_vocabulary(vocab: str) -> bytes:
     return vocabulary_file(vocab)
 
 
-def mergeable_ranks(vocab: str) -> dict[bytes, int]:
-    """The hash-checked ranks of ``vocab``, loaded once per process (shared with the backends)."""
-    return _ranks(vocab)
-
-
 _backend = "tiktoken"
 
 

@@ -35,8 +35,8 @@ class SchemaRenderer:
         if not isinstance(schema, dict):
             return "any"
         kind = schema.get("type")
-        if isinstance(kind, str) and kind in _SCALARS and schema.keys().isdisjoint(_BEFORE_TYPE):
-            return _SCALARS[kind]  # most properties: nothing that outranks the type
+        if isinstance(kind, str) and kind in _SCALAR_TYPES and schema.keys().isdisjoint(_BEFORE_TYPE):
+            return _scalar(kind)  # most properties: nothing that outranks the type
         if "$ref" in schema:
             return self.render_type(self._resolve(schema["$ref"]), depth + 1)
         if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
@@ -83,7 +83,7 @@ class SchemaRenderer:
             if isinstance(prop, dict):  # (the checks inlined: this loop is most of a tool's cost)
                 if "$ref" in prop:
                     prop = inline_ref(self.root, prop)
-                if self.omit_bare_objects and _bare_object(prop):
+                if self.omit_bare_objects and omitted_property(prop):
                     continue
                 if comments := property_comments(prop):
                     commented = True
@@ -172,9 +172,7 @@ def property_comments(prop: dict[str, Any]) -> list[str]:
 
 def title_and_description(schema: dict[str, Any]) -> list[str]:
     """``// title`` and, with a description, ``//`` then its lines (or the description's lines alone)."""
-    title, description = schema.get("title"), schema.get("description")
-    if not isinstance(description, str) or not description.strip():
-        description = None  # as ``rendered_description``
+    title, description = schema.get("title"), rendered_description(schema)
     if not isinstance(title, str):
         return comment_lines(description) if description is not None else []
     if description is None:
@@ -200,7 +198,7 @@ def _bare_object(schema: Any) -> bool:
     return isinstance(schema, dict) and schema.get("type") == "object" and not schema.get("properties")
 
 
-_SCALARS = {"string": "string", "number": "number", "integer": "number", "boolean": "boolean", "null": "null"}
+_SCALAR_TYPES = frozenset({"string", "number", "integer", "boolean", "null"})
 # Keys ``render_type`` looks at before ``type``.
 _BEFORE_TYPE = frozenset({"$ref", "enum", "const", "anyOf", "oneOf"})
 
