@@ -75,6 +75,8 @@ def add_job_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="YAML job config (see configs/)")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, else a local Ray)")
     p.add_argument("--overwrite", action="store_true", help="discard earlier results in OUTPUT")
+    p.add_argument("--replace-changed", action="store_true", default=None,
+                   help="recount inputs whose bytes changed other than by growing, dropping their earlier rows")
     engine = p.add_mutually_exclusive_group()
     engine.add_argument("--force-ray", action="store_true", default=None, help="use Ray for small inputs too")
     engine.add_argument("--in-process", action="store_true", help="one process (= --engine in-process)")
@@ -103,6 +105,7 @@ def job_config_from_args(args: argparse.Namespace) -> JobConfig:
     return load_config(args.config).with_updates(**{
         "execution.force_ray": args.force_ray, "execution.address": args.address,
         "execution.engine": "in-process" if args.in_process else args.engine,
+        "execution.replace_changed": args.replace_changed,
     })
 
 

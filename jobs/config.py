@@ -101,6 +101,8 @@ class Execution(_Strict):
     actors: int | None = Field(None, ge=1, description="Ray actors; default one per CPU of the cluster")
     address: str | None = None
     verify_inputs: bool = Field(False, description="on resume, re-hash inputs instead of trusting size+mtime")
+    replace_changed: bool = Field(False, description="recount an input whose bytes changed other than by growing, "
+                                                     "dropping the rows an earlier run wrote for it")
     # Same tokens whichever runs (tests/core/test_backends.py), so not part of the fingerprint.
     backend: Literal["auto", "tiktoken", "fastokens"] = Field(
         "auto", description="BPE implementation; auto = fastokens when installed (extra 'fast'), else tiktoken")

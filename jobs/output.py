@@ -7,6 +7,10 @@ Layout of OUTPUT (any pyarrow filesystem)::
     _done/<shard key>.json               marker: input size/mtime/sha256, config fingerprint, stats
     _tmp/<shard key>/...                 in-flight files; renamed into place when the shard ends
     _manifest.json                       written last, from all markers of this run's inputs
+    _lock                                held while a run writes (one run at a time)
+
+``<shard>`` ends with the shard key (a digest of where the input really is), so inputs of different
+runs never share an output file even when their names do (``D1/part-000``, ``D2/part-000``).
 
 Names starting with ``_`` are ignored by pyarrow/Spark dataset readers, so ``OUTPUT`` reads as one
 table. A shard counts as done only when its marker exists, and the marker is written after the
@@ -27,7 +31,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from jobs.config import JobConfig
-from jobs.sources import Digest, Shard, content_sha256, resolve
+from jobs.lock import LockedError, OutputLock
+from jobs.sources import Digest, Shard, content_sha256, identity, prefix_sha256, resolve
 
 NO_DAY = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for a null partition value
 DETAIL_FIELDS = ("text_tokens", "image_tokens", "audio_tokens", "file_tokens", "tool_tokens",
@@ -122,27 +127,34 @@ class OutputDir:
         self.uri = uri
         self.fs, self.path = resolve(uri, filesystem)
         self.path = self.path.rstrip("/")
+        self.lock: OutputLock | None = None
 
     def join(self, *parts: str) -> str:
         return "/".join((self.path, *parts))
 
     def prepare(self, overwrite: bool) -> None:
-        """Check we may write here, clear leftovers of a killed run; ``overwrite`` starts over.
+        """Check we may write here, take the lock, clear leftovers of a killed run; ``overwrite`` starts over.
 
-        Refuses to delete a non-empty directory that is not a tokcount output.
+        Refuses to delete a non-empty directory that is not a tokcount output, and to write while
+        another run holds the lock (its temp files are not leftovers). ``release`` ends the run.
         """
         try:
             info = self.fs.get_file_info(self.path)
             if info.type == pafs.FileType.File:
                 raise OutputError(f"output {self.uri} is a file, not a directory")
+            entries = []
             if info.type == pafs.FileType.Directory:
                 entries = self.fs.get_file_info(pafs.FileSelector(self.path))
-                ours = any(e.base_name in ("_done", "_manifest.json", "_tmp") for e in entries)
+                ours = any(e.base_name in ("_done", "_manifest.json", "_tmp", "_lock") for e in entries)
                 if entries and not ours:
                     raise OutputError(f"output {self.uri} is a non-empty directory but not a tokcount output")
-                if overwrite and entries:
-                    self.fs.delete_dir_contents(self.path)
             self.fs.create_dir(self.path, recursive=True)
+            self.lock = OutputLock.acquire(self.fs, self.join("_lock"), self.uri)
+            if overwrite:
+                for entry in entries:
+                    if entry.base_name != "_lock":
+                        (self.fs.delete_dir if entry.type == pafs.FileType.Directory else self.fs.delete_file)(
+                            entry.path)
             self.cleanup()
             # A manifest means "the last run finished": drop it until this run writes its own, so a
             # run that fails or is killed part-way leaves no manifest describing outputs it deleted.
@@ -153,10 +165,17 @@ class OutputDir:
             with self.fs.open_output_stream(probe) as f:
                 f.write(b"ok")
             self.fs.delete_file(probe)
-        except OutputError:
+        except (OutputError, LockedError):
+            self.release()
             raise
         except OSError as exc:
+            self.release()
             raise OutputError(f"cannot write output {self.uri}: {exc}") from None
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def read_json(self, *parts: str) -> Any:
         try:
@@ -186,34 +205,63 @@ class OutputDir:
         self.fs.create_dir(dst.rsplit("/", 1)[0], recursive=True)
         self.fs.move(src, dst)
 
-    def marker(self, shard: Shard) -> dict[str, Any] | None:
-        return self.read_json("_done", f"{shard.key}.json")
+    def _marker_name(self, shard: Shard) -> str | None:
+        """The shard's marker file: by its key, else by the key outputs before 2026.12 used."""
+        for key in (shard.key, shard.legacy_key):
+            if self.fs.get_file_info(self.join("_done", f"{key}.json")).type == pafs.FileType.File:
+                return f"{key}.json"
+        return None
 
-    def orphans(self, shards: list[Shard]) -> list[dict[str, Any]]:
-        """Markers of earlier results whose input is not among ``shards`` (deleted, renamed or not
-        given this time). Their rows are still in OUTPUT, so the run reports them; it never deletes them."""
-        keys = {f"{s.key}.json" for s in shards}
+    def marker(self, shard: Shard) -> dict[str, Any] | None:
+        name = self._marker_name(shard)
+        return self.read_json("_done", name) if name else None
+
+    def orphans(self, shards: list[Shard], roots: list[str]) -> tuple[list[dict[str, Any]], int]:
+        """Markers of earlier results whose input lies under one of this run's ``roots`` (identities of
+        the given inputs) but was not listed: deleted or renamed. Their rows stay in OUTPUT and the run
+        reports them; it never deletes them. Also how many other results (other nights' inputs) OUTPUT holds."""
+        keys = {f"{k}.json" for s in shards for k in (s.key, s.legacy_key)}
         selector = pafs.FileSelector(self.join("_done"), allow_not_found=True)
         names = sorted(e.base_name for e in self.fs.get_file_info(selector) if e.base_name not in keys)
-        return [m for name in names if (m := self.read_json("_done", name))]
+        others = [m for name in names if (m := self.read_json("_done", name))]
+        gone = [m for m in others if any(under(marker_identity(m), root) for root in roots)]
+        return gone, len(others) - len(gone)
 
-    def is_done(self, shard: Shard, fingerprint: str, verify: bool = False) -> bool:
+    def is_done(self, shard: Shard, marker: dict[str, Any] | None, fingerprint: str, verify: bool = False) -> bool:
         """Finished by an earlier run with the same config, and the input looks unchanged: same size
         and mtime, and with ``verify`` the same sha256 of its bytes (reads the input again)."""
-        marker = self.marker(shard)
         done = bool(marker) and marker["input"] == {
             "uri": shard.uri, "size": shard.size, "mtime": shard.mtime} and marker["config"] == fingerprint
         return done and (not verify or marker.get("sha256") == content_sha256(shard))
 
     def discard(self, shard: Shard) -> None:
         """Remove a previous (stale) result of ``shard`` before it is counted again."""
-        marker = self.marker(shard)
+        name = self._marker_name(shard)
+        marker = self.read_json("_done", name) if name else None
         if not marker:
             return
-        self.fs.delete_file(self.join("_done", f"{shard.key}.json"))
+        self.fs.delete_file(self.join("_done", name))
         for rel in marker["outputs"]:
             if self.fs.get_file_info(self.join(rel)).type == pafs.FileType.File:
                 self.fs.delete_file(self.join(rel))
+
+
+def marker_identity(marker: dict[str, Any]) -> str:
+    """Where a marker's input was; markers written before 2026.12 have only the URI as given."""
+    if "identity" in marker:
+        return marker["identity"]
+    fs, path = resolve(marker["input"]["uri"])
+    return identity(fs, path, marker["input"]["uri"])
+
+
+def under(child: str, root: str) -> bool:
+    return child == root or child.startswith(root.rstrip("/") + "/")
+
+
+def extends(shard: Shard, marker: dict[str, Any]) -> bool:
+    """Whether the input now starts with exactly the bytes counted before (it grew, or only its mtime
+    changed), so recounting it replaces no record with another. Reads that prefix once."""
+    return shard.size >= marker["bytes_read"] and prefix_sha256(shard, marker["bytes_read"]) == marker["sha256"]
 
 
 class ShardWriter:
@@ -293,6 +341,7 @@ def commit_shard(out: OutputDir, shard: Shard, outputs: list[str], digest: Diges
         out.move(out.join("_tmp", shard.key, rel), out.join(rel))
     marker = {
         "input": {"uri": shard.uri, "size": shard.size, "mtime": shard.mtime},
+        "identity": shard.identity,
         "sha256": digest.sha256,
         "bytes_read": digest.bytes,
         "config": fingerprint,

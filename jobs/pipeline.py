@@ -23,8 +23,8 @@ from jobs.config import JobConfig
 from jobs.counting import RowCounter
 from jobs.engines import ForkPool, LocalPool, Pool, RayPool, ensure_ray, ray_info, schedule
 from jobs.manifest import build_manifest
-from jobs.output import OutputDir
-from jobs.sources import Shard, list_shards
+from jobs.output import OutputDir, extends
+from jobs.sources import InputError, Shard, input_roots, list_shards
 from jobs.work import JobContext
 
 __all__ = ["JobResult", "Plan", "ensure_ray", "plan_job", "run_job"]
@@ -48,18 +48,32 @@ class Plan:
     todo: list[Shard]
     out: OutputDir
     fingerprint: str
+    # Inputs whose bytes changed since an earlier run counted them, other than by growing: recounting
+    # would drop rows that run wrote, so they are left as they are (``execution.replace_changed``).
+    changed: list[Shard]
 
 
 def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pafs.FileSystem | None = None,
              overwrite: bool = False, shards: list[Shard] | None = None,
              counter: type[RowCounter] = RowCounter) -> Plan:
-    """Every fatal check (inputs exist, output writable) happens here, before any counting."""
+    """Every fatal check (inputs exist, output writable and not in use) happens here, before any
+    counting. The plan holds OUTPUT's lock: ``run_job`` (or the caller) releases it with ``out.release()``."""
     shards = list_shards(inputs, filesystem) if shards is None else shards
     out = OutputDir(output, filesystem)
     out.prepare(overwrite)
-    fingerprint = config.fingerprint("" if counter is RowCounter else counter.__name__)
-    todo = [s for s in shards if not out.is_done(s, fingerprint, config.execution.verify_inputs)]
-    return Plan(shards, todo, out, fingerprint)
+    try:
+        fingerprint = config.fingerprint("" if counter is RowCounter else counter.__name__)
+        todo, changed = [], []
+        for shard in shards:
+            marker = out.marker(shard)
+            if out.is_done(shard, marker, fingerprint, config.execution.verify_inputs):
+                continue
+            replaces_rows = marker is not None and not config.execution.replace_changed and not extends(shard, marker)
+            (changed if replaces_rows else todo).append(shard)
+    except BaseException:
+        out.release()
+        raise
+    return Plan(shards, todo, out, fingerprint, changed)
 
 
 def choose_engine(config: JobConfig, input_bytes: int) -> str:
@@ -96,6 +110,7 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     started = time.time()
     began = time.monotonic()
     pool: Pool | None = None
+    planning = None
     try:
         with ThreadPoolExecutor(1) as planner:
             # Start-up (Ray's init, the encoders) overlaps with listing and planning.
@@ -108,19 +123,36 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
             listed = sum(s.size for s in shards)
             pool = pool or make_pool(choose_engine(config, listed), config, listed, counter, log)
             plan = planning.result()
-        usage = load_batch_usage(config.usage_from, filesystem)
     except BaseException:
         if pool is not None:
             pool.close()
+        if planning is not None and planning.done() and planning.exception() is None:
+            planning.result().out.release()
+        raise
+    try:
+        return _run(plan, pool, inputs, output, config, filesystem, log, started, began)
+    finally:
+        plan.out.release()
+
+
+def _run(plan: Plan, pool: Pool, inputs: list[str], output: str, config: JobConfig,
+         filesystem: pafs.FileSystem | None, log: Log, started: float, began: float) -> JobResult:
+    try:
+        usage = load_batch_usage(config.usage_from, filesystem)
+    except BaseException:
+        pool.close()
         raise
     todo_bytes = sum(s.size for s in plan.todo)
     skipped = len(plan.shards) - len(plan.todo)
     log(f"tokcount: {len(plan.shards)} shard(s), {len(plan.todo)} to count ({todo_bytes / 1e6:.1f} MB), "
         f"{skipped} already done; engine: {pool.name}")
-    orphans = plan.out.orphans(plan.shards)
+    orphans, earlier = plan.out.orphans(plan.shards, input_roots(inputs, filesystem))
     for marker in orphans:
         log(f"tokcount: warning: {marker['input']['uri']} is not among the inputs (deleted or renamed?) but its "
             f"rows are still in OUTPUT ({', '.join(marker['outputs'])}); delete them or rerun with --overwrite")
+    for shard in plan.changed:
+        log(f"tokcount: warning: {shard.uri} changed since it was counted, and not by growing: its earlier rows "
+            f"are kept and it is not counted again (--replace-changed recounts it and drops them)")
 
     markers: dict[str, dict[str, Any]] = {}
 
@@ -172,6 +204,13 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     # Which nodes counted this run's shards (a shard split across nodes counts for each).
     run["shards_by_node"] = dict(sorted(Counter(n for m in counted.values() for n in m.get("nodes", [])).items()))
     manifest = build_manifest(config, config.format, output, plan.shards, markers, run, orphans)
+    manifest["earlier_results"] = earlier
+    manifest["changed_inputs_kept"] = [s.uri for s in plan.changed]
     plan.out.write_json(manifest, "_manifest.json")
     plan.out.cleanup()
+    if plan.changed:
+        raise InputError(f"{len(plan.changed)} input(s) changed since an earlier run counted them, other than by "
+                         f"growing ({plan.changed[0].uri}{', ...' if len(plan.changed) > 1 else ''}): their earlier "
+                         f"rows are kept, not recounted; the other inputs are counted. Give the new content a new "
+                         f"name, or rerun with --replace-changed to recount them and drop the earlier rows")
     return JobResult(manifest=manifest, output=output)

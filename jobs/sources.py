@@ -41,7 +41,9 @@ class InputError(ValueError):
 
 @dataclass(frozen=True)
 class Shard:
-    """One input file. ``uri`` is what rows report as ``source_file``; ``key`` names its marker."""
+    """One input file. ``uri`` is what rows report as ``source_file`` (as given: relative stays relative);
+    ``identity`` is where the bytes really are (a local file's real path, a URI's scheme and path), so the
+    same file given two ways is one shard and two files never share a marker or an output name."""
 
     uri: str
     path: str
@@ -49,11 +51,31 @@ class Shard:
     size: int
     mtime: float | None
     kind: Literal["jsonl", "parquet"]
-    name: str  # output file stem, unique within the job
+    name: str  # output file stem: readable, and unique across runs (it ends with ``key``)
+    identity: str
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(self.uri.encode()).hexdigest()[:16]
+        """Names the shard's marker and temp files; a digest of ``identity``."""
+        return shard_key(self.identity)
+
+    @property
+    def legacy_key(self) -> str:
+        """The key outputs written before 2026.12 used (a digest of ``uri``), still read on resume."""
+        return shard_key(self.uri)
+
+
+def shard_key(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def identity(fs: pafs.FileSystem, path: str, given: str) -> str:
+    """Where ``path`` really is: a local file's real path (symlinks resolved), else the given URI's
+    scheme with the filesystem's path."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        return os.path.realpath(path)
+    scheme = given.split("://", 1)[0] if "://" in given else type(fs).__name__
+    return f"{scheme}://{path}"
 
 
 def resolve(uri: str, filesystem: pafs.FileSystem | None = None) -> tuple[pafs.FileSystem, str]:
@@ -80,40 +102,57 @@ def _kind(path: str) -> Literal["jsonl", "parquet"] | None:
     return None
 
 
-def _join(uri: str, root_path: str, path: str) -> str:
-    """The child's URI in the same spelling as the input (relative stays relative)."""
-    return uri.rstrip("/") + path[len(root_path.rstrip("/")):]
+def _root(text: str) -> str:
+    """The directory part of a glob, up to its first wildcard (``""``: the current directory)."""
+    head = text[: min(text.index(c) for c in _GLOB_CHARS if c in text)]
+    return head[: head.rindex("/") + 1] if "/" in head else ""
 
 
 def list_shards(inputs: list[str], filesystem: pafs.FileSystem | None = None) -> list[Shard]:
-    """Expand files, directories (recursively) and globs into shards, sorted and de-duplicated."""
-    found: dict[str, tuple[str, str, pafs.FileSystem, pafs.FileInfo]] = {}
+    """Expand files, directories (recursively) and globs into shards, sorted; one shard per real file.
+
+    A child's URI is spelled as its input was (``logs/`` gives ``logs/a.jsonl``, a bare ``a.jsonl``
+    stays ``a.jsonl``), whatever the filesystem resolved the input to."""
+    found: dict[str, tuple[str, str, str, pafs.FileSystem, pafs.FileInfo]] = {}
     for given in inputs:
         fs, path = resolve(given, filesystem)
-        uri_root, base = given, path
         if any(c in path for c in _GLOB_CHARS):
-            prefix = path[: min(path.index(c) for c in _GLOB_CHARS if c in path)].rsplit("/", 1)[0]
-            infos = [i for i in _walk(fs, prefix, given) if fnmatch.fnmatchcase(i.path, path)]
-            uri_root = given[: len(given) - len(path) + len(prefix)]
+            prefix = _root(path)
+            matched = [i for i in _walk(fs, prefix.rstrip("/") or "/", given) if fnmatch.fnmatchcase(i.path, path)]
+            children = [(i, _root(given) + i.path[len(prefix):]) for i in matched]
             base = prefix
         else:
             info = fs.get_file_info(path)
             if info.type == pafs.FileType.NotFound:
                 raise InputError(f"input not found: {given}")
             if info.type == pafs.FileType.Directory:
-                infos = _walk(fs, path, given)
+                spelled = given.rstrip("/") or "/"
+                children = [(i, spelled.rstrip("/") + "/" + i.path[len(path):].lstrip("/"))
+                            for i in _walk(fs, path, given)]
+                base = path
             else:
                 if _kind(path) is None:
                     raise InputError(f"input {given} is not .jsonl[.gz|.zst] or .parquet")
-                infos = [info]
+                children = [(info, given)]
                 base = path.rsplit("/", 1)[0]
-                uri_root = given[: len(given) - len(path) + len(base)]
-        for info in infos:
+        for info, uri in children:
             if _kind(info.path):
-                found.setdefault(_join(uri_root, base, info.path), (base, info.path, fs, info))
+                found.setdefault(identity(fs, info.path, given), (uri, base, info.path, fs, info))
     if not found:
         raise InputError(f"no .jsonl/.jsonl.gz/.jsonl.zst/.parquet files in {' '.join(inputs)}")
     return _name_shards(found)
+
+
+def input_roots(inputs: list[str], filesystem: pafs.FileSystem | None = None) -> list[str]:
+    """Where each given input really is (a glob: its directory), to tell an input deleted since an
+    earlier run from another run's input."""
+    roots = []
+    for given in inputs:
+        fs, path = resolve(given, filesystem)
+        if any(c in path for c in _GLOB_CHARS):
+            path = _root(path).rstrip("/") or "/"
+        roots.append(identity(fs, path, given))
+    return roots
 
 
 def _walk(fs: pafs.FileSystem, path: str, given: str) -> list[pafs.FileInfo]:
@@ -128,24 +167,21 @@ def _hidden(relative: str) -> bool:
     return any(part.startswith((".", "_")) for part in relative.split("/") if part)
 
 
-def _name_shards(found: dict[str, tuple[str, str, pafs.FileSystem, pafs.FileInfo]]) -> list[Shard]:
+def _name_shards(found: dict[str, tuple[str, str, str, pafs.FileSystem, pafs.FileInfo]]) -> list[Shard]:
+    """Output stems: the path below the given directory (``/`` as ``__``, extension dropped) and the
+    shard's key, so nights whose logs share file names (``D1/part-000``, ``D2/part-000``) never share
+    an output file, whichever run wrote them."""
     shards = []
-    used: set[str] = set()
-    for uri in sorted(found):
-        base, path, fs, info = found[uri]
-        relative = path[len(base):].strip("/")
-        stem = relative.replace("/", "__")
+    for real, (uri, base, path, fs, info) in found.items():
+        stem = path[len(base):].strip("/").replace("/", "__")
         for suffix in (*JSONL_SUFFIXES, *PARQUET_SUFFIXES):
             if stem.lower().endswith(suffix):
                 stem = stem[: -len(suffix)]
                 break
-        if stem in used:
-            stem = f"{stem}-{hashlib.sha256(uri.encode()).hexdigest()[:8]}"
-        used.add(stem)
         mtime = info.mtime.timestamp() if info.mtime is not None else None
         shards.append(Shard(uri=uri, path=path, fs=fs, size=info.size or 0, mtime=mtime,
-                            kind=_kind(path) or "jsonl", name=stem))
-    return shards
+                            kind=_kind(path) or "jsonl", name=f"{stem}.{shard_key(real)}", identity=real))
+    return sorted(shards, key=lambda s: s.uri)
 
 
 class _HashingReader(io.RawIOBase):
@@ -190,6 +226,19 @@ def shard_digest(shard: Shard) -> Digest:
 
 def content_sha256(shard: Shard) -> str:
     return shard_digest(shard).sha256
+
+
+def prefix_sha256(shard: Shard, nbytes: int) -> str | None:
+    """sha256 of the first ``nbytes`` as stored; None when the shard is shorter."""
+    digest, left = hashlib.sha256(), nbytes
+    with shard.fs.open_input_stream(shard.path, compression=None) as raw:
+        while left > 0:
+            chunk = raw.read(min(left, 1 << 20))
+            if not chunk:
+                return None
+            digest.update(chunk)
+            left -= len(chunk)
+    return digest.hexdigest()
 
 
 def iter_records(shard: Shard) -> Iterator[bytes | Digest]:

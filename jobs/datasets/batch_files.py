@@ -149,7 +149,9 @@ def run_batch(inputs: list[str], outdir: str, config: JobConfig, options: BatchO
     if options.max_requests < 1 or options.max_bytes < 1:
         raise ConfigError("--max-requests and --max-bytes must be positive")
     prices = load_prices(options.pricing) if options.pricing else None
-    config = config.with_updates(**{"model": options.model, "output.keep_record": True})
+    # _counts/ only feeds this plan: an edited input is counted again (the plan is rewritten from it).
+    config = config.with_updates(**{"model": options.model, "output.keep_record": True,
+                                    "execution.replace_changed": True})
     out = OutputDir(outdir)
     result = run_job(inputs, out.join(COUNTS), config, overwrite=overwrite, log=log)
     _remove_previous_plan(out)

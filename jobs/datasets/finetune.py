@@ -73,8 +73,10 @@ def run_finetune(inputs: list[str], output: str, config: JobConfig, options: Fin
         raise ConfigError(f"--epochs must be 1..{MAX_DEFAULT_EPOCHS}, got {options.epochs}")
     prices = load_prices(options.pricing) if options.pricing else None  # a bad price file fails first
     limit = example_limit(config, options)
+    # An edited dataset is counted again: its earlier rows describe examples that are gone.
     config = config.with_updates(**{"format": "finetune", "model": options.model, "output.keep_record": True,
-                                    "output.max_input_tokens": NO_LIMIT if limit is None else limit})
+                                    "output.max_input_tokens": NO_LIMIT if limit is None else limit,
+                                    "execution.replace_changed": True})
     result = run_job(inputs, output, config, overwrite=overwrite, log=log, counter=ExampleCounter)
     out = OutputDir(output)
     rows = pa.concat_tables(pq.read_table(out.join(rel), columns=_COLUMNS, filesystem=out.fs)

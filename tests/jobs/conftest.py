@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -31,6 +32,17 @@ def sample(tmp_path: Path) -> Path:
     dst = tmp_path / "sample"
     shutil.copytree(SAMPLE, dst, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
     return dst
+
+
+def stem(name: str) -> str:
+    """An output file's name without its shard key (``big.<key>.part-00001.parquet`` -> ``big.part-00001.parquet``)."""
+    return re.sub(r"\.[0-9a-f]{16}(?=\.part-\d+\.parquet$|\.parquet$)", "", name)
+
+
+def shard_file(directory: Path, name: str) -> Path:
+    """The one output file whose name without the key is ``name``."""
+    (found,) = [p for p in directory.glob("*.parquet") if stem(p.name) == name]
+    return found
 
 
 def read_output(path: Path | str, filesystem=None) -> pa.Table:

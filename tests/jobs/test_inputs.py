@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -15,7 +14,7 @@ from jobs.counting import RowCounter
 from jobs.pipeline import run_job
 from tokcount_core import count
 
-from .conftest import MODEL, read_output
+from .conftest import MODEL, read_output, shard_file
 
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hello there, how are you?"}]}
 
@@ -56,7 +55,7 @@ def test_gzip_and_zstd_equal_plain(sample, tmp_path):
         (tmp_path / "in").mkdir(exist_ok=True)
         (tmp_path / "in" / name).write_bytes(data)
     run([tmp_path / "in"], tmp_path / "out")
-    parts = [pq.read_table(tmp_path / "out" / f"{stem}.parquet") for stem in "abc"]
+    parts = [pq.read_table(shard_file(tmp_path / "out", f"{name}.parquet")) for name in "abc"]
     assert parts[0].num_rows == 110
     for part in parts[1:]:
         assert tokens_only(part) == tokens_only(parts[0])
@@ -71,11 +70,11 @@ def test_lines_split_on_newline_only(tmp_path):
     (src / "odd.jsonl").write_bytes(b"\xef\xbb\xbf" + body + b"\r\n" + body + b"\n\n   \n" + body)
     (src / "empty.jsonl").write_bytes(b"")
     manifest = run([src], tmp_path / "out")
-    table = pq.read_table(tmp_path / "out" / "odd.parquet")
+    table = pq.read_table(shard_file(tmp_path / "out", "odd.parquet"))
     assert table["error_code"].to_pylist() == [None, None, "invalid_json", "invalid_json", None]
     expected = count(body).input_tokens
     assert table["input_tokens"].to_pylist() == [expected, expected, None, None, expected]
-    assert pq.read_table(tmp_path / "out" / "empty.parquet").num_rows == 0
+    assert pq.read_table(shard_file(tmp_path / "out", "empty.parquet")).num_rows == 0
     assert manifest["totals"]["records"] == 5
 
 
@@ -127,7 +126,7 @@ def test_dataset_prep_columns_and_split(sample, tmp_path):
     r = costed[0]
     assert r["cost_usd"] == (r["input_tokens"] * 0.15 + (r["output_tokens"] or 0) * 0.6) / 1e6
     assert manifest["totals"]["cost_usd"] > 0
-    assert Path(tmp_path / "out" / "kept" / "finetune-000.parquet").exists()
+    assert shard_file(tmp_path / "out" / "kept", "finetune-000.parquet").exists()
 
 
 def test_batch_audit_joins_output_usage_by_custom_id(tmp_path):

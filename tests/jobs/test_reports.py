@@ -19,7 +19,7 @@ from jobs.reports.cost import run_report
 from jobs.reports.pricing import load_prices
 from tokcount_core import count
 
-from .conftest import MODEL
+from .conftest import MODEL, shard_file
 
 PRICES = """prices:
   - {model: gpt-4o, from: 2024-05-13, input: 5.00, output: 15.00}
@@ -203,12 +203,13 @@ def test_partitions_prune_and_nightly_reruns_are_idempotent(tmp_path, capsys):
     first = (out / "_reports" / "cost" / "report.csv").read_bytes()
     assert [r["day"] for r in read_csv(out / "_reports" / "cost" / "report.csv")] == ["2024-10-02"]
     # A corrupt partition outside the range is never opened; inside the range it would be.
-    (out / "day=2024-10-01" / "2024-10-01.parquet").write_bytes(b"not parquet")
+    day1 = shard_file(out / "day=2024-10-01", "2024-10-01.parquet")
+    day1.write_bytes(b"not parquet")
     assert main(args) == 0
     assert main(["report", str(out), "--pricing", str(prices)]) == 2
     assert "unreadable Parquet" in capsys.readouterr().err
     # Re-running tonight's count and report changes nothing.
-    (out / "day=2024-10-01" / "2024-10-01.parquet").unlink()
+    day1.unlink()
     (out / "_done").rename(tmp_path / "done-kept")  # forget the markers: both shards are counted again
     nightly(src, out)
     assert main(args) == 0
