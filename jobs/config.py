@@ -69,7 +69,7 @@ class Output(_Strict):
     tokens: bool = Field(False, description="add the token ids as list<int32> (large!)")
     context: bool = Field(False, description="add context_window and fits_context")
     keep_record: bool = Field(False, description="carry the original line as column 'record'")
-    max_input_tokens: int | None = Field(None, ge=0, description="split rows into kept/ and rejected/")
+    max_input_tokens: int | None = Field(None, ge=1, description="split rows into kept/ and rejected/")
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
     partition_by: Literal["day"] | None = Field(
         None, description="'day': write day=YYYY-MM-DD/<shard>.parquet (Hive style) by the record's UTC date")

@@ -44,7 +44,7 @@ def parse_size(text: str) -> int:
     """``200MB`` (decimal, the safe reading of OpenAI's "200 MB"), ``1GiB``, or plain bytes."""
     found = re.fullmatch(r"\s*(\d+)\s*([KMG]i?B|B)?\s*", text, re.I)
     if not found:
-        raise ConfigError(f"--max-bytes: cannot read {text!r} (examples: 200MB, 100MiB, 5000000)")
+        raise ConfigError(f"cannot read {text!r} as a size (examples: 200MB, 100MiB, 5000000)")
     return int(found.group(1)) * _UNITS[(found.group(2) or "").upper()]
 
 
