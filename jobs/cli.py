@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn
 
 from jobs.config import ConfigError, JobConfig, load_config
 from jobs.sources import InputError
@@ -22,8 +22,51 @@ from jobs.sources import InputError
 EXIT_FATAL = 2
 
 
+class UsageError(ConfigError):
+    """A bad command line (unknown option, a value out of range): one line, exit 2, like other fatal errors."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose errors reach ``main`` as one ``tokcount: error: argument --x: ...`` line rather than a
+    usage block and ``SystemExit`` (the subcommands' parsers are of this class too)."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def positive_int(text: str) -> int:
+    """An ``int`` option where 0 or less means nothing sensible (a limit, a count of items)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def iso_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
+
+
+def byte_size(text: str) -> int:
+    """``200MB``, ``100MiB`` or plain bytes, at least 1."""
+    from jobs.datasets.batch_files import parse_size
+
+    try:
+        value = parse_size(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 byte, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tokcount", description=__doc__.splitlines()[0])
+    parser = Parser(prog="tokcount", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     add_count_arguments(sub.add_parser("count", help="count tokens of JSONL/Parquet request logs"))
     explain = sub.add_parser("explain", help="show how one request body (or one output record) is counted")
@@ -33,28 +76,29 @@ def build_parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="compare logged input usage with the counts, per group")
     audit.add_argument("output", metavar="OUTPUT", help="a job's output directory")
     audit.add_argument("--by", default="model", help="group columns, comma-separated (default: model)")
-    audit.add_argument("--top", type=int, default=20, help="unexplained records listed in audit_worst.csv")
+    audit.add_argument("--top", type=positive_int, default=20, help="unexplained records listed in audit_worst.csv")
     audit.add_argument("--out", help="report directory (default: OUTPUT/_reports/audit)")
     report = sub.add_parser("report", help="cost report at effective-dated prices")
     report.add_argument("output", metavar="OUTPUT", help="a job's output directory")
     report.add_argument("--pricing", required=True, help="price file (see configs/pricing.yaml)")
     report.add_argument("--by", default="model,day", help="group columns (default: model,day)")
-    report.add_argument("--since", type=date.fromisoformat, help="first UTC day (YYYY-MM-DD)")
-    report.add_argument("--until", type=date.fromisoformat, help="last UTC day (YYYY-MM-DD), inclusive")
+    report.add_argument("--since", type=iso_day, help="first UTC day (YYYY-MM-DD)")
+    report.add_argument("--until", type=iso_day, help="last UTC day (YYYY-MM-DD), inclusive")
     report.add_argument("--out", help="report directory (default: OUTPUT/_reports/cost)")
     finetune = sub.add_parser("finetune", help="check and count a fine-tuning dataset; epochs, billed tokens, cost")
     add_job_arguments(finetune)
     finetune.add_argument("--model", required=True, help="the model to fine-tune")
-    finetune.add_argument("--epochs", type=int, help="epochs (default: the cookbook's, from the dataset size)")
-    finetune.add_argument("--max-example-tokens", type=int, help="override the model's training-example limit")
+    finetune.add_argument("--epochs", type=positive_int, help="epochs (default: the cookbook's, from the dataset size)")
+    finetune.add_argument("--max-example-tokens", type=positive_int, help="override the model's training-example limit")
     finetune.add_argument("--pricing", help="price file with training prices (see configs/pricing.yaml)")
     batch = sub.add_parser("batch", help="write Batch API input files split by requests, bytes and exact tokens")
     add_job_arguments(batch)
     batch.add_argument("--model", required=True, help="model for records without one")
     batch.add_argument("--endpoint", help="/v1/responses or /v1/chat/completions (default: each record's API)")
-    batch.add_argument("--max-requests", type=int, default=50_000, help="lines per file (default: 50000)")
-    batch.add_argument("--max-bytes", default="200MB", help="bytes per file (default: 200MB)")
-    batch.add_argument("--max-enqueued-tokens", type=int, help="input tokens per file (your tier's batch queue limit)")
+    batch.add_argument("--max-requests", type=positive_int, default=50_000, help="lines per file (default: 50000)")
+    batch.add_argument("--max-bytes", type=byte_size, default="200MB", help="bytes per file (default: 200MB)")
+    batch.add_argument("--max-enqueued-tokens", type=positive_int,
+                       help="input tokens per file (your tier's batch queue limit)")
     batch.add_argument("--pricing", help="price file for batch input prices (see configs/pricing.yaml)")
     serve = sub.add_parser("serve", help="answer /v1/responses/input_tokens and /v1/count_tokens over HTTP")
     serve.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
@@ -94,7 +138,7 @@ def add_count_arguments(p: argparse.ArgumentParser) -> None:
                    help="on resume, re-hash inputs rather than trust their size and mtime")
     p.add_argument("--usage-from", action="append", metavar="BATCH_OUTPUT",
                    help="OpenAI batch output file(s): join their usage to the input by custom_id")
-    p.add_argument("--max-input-tokens", type=int, help="split output into kept/ and rejected/")
+    p.add_argument("--max-input-tokens", type=positive_int, help="split output into kept/ and rejected/")
     p.add_argument("--keep-record", action="store_true", default=None, help="add the input line as 'record'")
     p.add_argument("--tokens", action="store_true", default=None, help="add token ids as 'tokens'")
     p.add_argument("--context", action="store_true", default=None, help="add context_window and fits_context")
@@ -169,10 +213,10 @@ def run_finetune(args: argparse.Namespace) -> int:
 
 
 def run_batch(args: argparse.Namespace) -> int:
-    from jobs.datasets.batch_files import BatchOptions, parse_size, plan_table, run_batch
+    from jobs.datasets.batch_files import BatchOptions, plan_table, run_batch
 
     inputs, output = split_paths(args)
-    options = BatchOptions(args.model, args.endpoint, args.max_requests, parse_size(args.max_bytes),
+    options = BatchOptions(args.model, args.endpoint, args.max_requests, args.max_bytes,
                            args.max_enqueued_tokens, args.pricing)
     plan = run_batch(inputs, output, job_config_from_args(args), options, overwrite=args.overwrite, log=job_log(args))
     print(plan_table(plan), end="")
@@ -180,8 +224,8 @@ def run_batch(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         if args.command == "explain" and args.record is not None:
             from jobs.explain import run_explain_record
 

@@ -7,6 +7,7 @@ worker needs travels inside this model, so it must stay picklable and small.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Hashable
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -44,11 +45,16 @@ class Fields(_Strict):
     usage: str | None = None
 
 
+# No list price comes near this (USD per 1M tokens); a larger one is a typo (1e30, a price per token
+# entered per 1M...), refused rather than turned into absurd costs.
+MAX_PRICE_PER_MILLION = 10_000
+
+
 class Price(_Strict):
     """USD per million tokens."""
 
-    input_per_million: float = Field(ge=0)
-    output_per_million: float = Field(0.0, ge=0)
+    input_per_million: float = Field(ge=0, le=MAX_PRICE_PER_MILLION, allow_inf_nan=False)
+    output_per_million: float = Field(0.0, ge=0, le=MAX_PRICE_PER_MILLION, allow_inf_nan=False)
 
 
 class RegistryOverrides(_Strict):
@@ -63,7 +69,7 @@ class Output(_Strict):
     tokens: bool = Field(False, description="add the token ids as list<int32> (large!)")
     context: bool = Field(False, description="add context_window and fits_context")
     keep_record: bool = Field(False, description="carry the original line as column 'record'")
-    max_input_tokens: int | None = Field(None, ge=0, description="split rows into kept/ and rejected/")
+    max_input_tokens: int | None = Field(None, ge=1, description="split rows into kept/ and rejected/")
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
     partition_by: Literal["day"] | None = Field(
         None, description="'day': write day=YYYY-MM-DD/<shard>.parquet (Hive style) by the record's UTC date")
@@ -183,17 +189,56 @@ def validate_config(data: Any, source: str) -> JobConfig:
         raise ConfigError(f"{source}: {exc}".splitlines()[0]) from None
 
 
+class StrictLoader(yaml.SafeLoader):
+    """``yaml.safe_load`` minus its silent surprises: a key given twice in a mapping (where the last one
+    would win, e.g. ``{input: 5, input: 0}``) is an error naming its line, and a date that does not exist
+    (``2024-13-45``) stays a string for the schema to refuse by field name, instead of a ``ValueError``."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        first: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # '<<' merges may repeat, and keys given here override merged ones
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                continue  # SafeLoader's own error says so
+            if key in first:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {first[key]})", key_node.start_mark)
+            first[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictLoader.construct_yaml_timestamp)
+
+
+def read_yaml(path: str | Path, what: str) -> tuple[str, Any]:
+    """The text of a YAML file and its data, read with ``StrictLoader``; any problem is a one-line
+    ``ConfigError`` naming ``what`` (``config``, ``price file``), the file and the line."""
+    try:
+        text = Path(path).read_text()
+        return text, yaml.load(text, Loader=StrictLoader)  # a SafeLoader: no arbitrary objects
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{what} {path}{line} is not valid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+
+
 def load_config(path: str | Path | None) -> JobConfig:
     """Read and validate a YAML job config; ``None`` gives the defaults."""
     if path is None:
         return JobConfig()
-    try:
-        text = Path(path).read_text()
-        data = yaml.safe_load(text)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    _, data = read_yaml(path, "config")
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"config {path}: top level must be a mapping")
     return validate_config(data, source=f"config {path}")

@@ -11,6 +11,7 @@ the organisation's usage tier, §2.2). A record that has an error, or alone exce
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ API_ENDPOINT = {api: url for url, api in ENDPOINT_API.items()}
 MAX_REQUESTS = 50_000  # "A single batch may include up to 50,000 requests" (facts §2)
 MAX_BYTES = 200_000_000  # "a batch input file can be up to 200 MB in size" (facts §2)
 COUNTS = "_counts"
+MAX_SLUG = 80  # characters of a model name in a plan file name (file systems allow 255 bytes)
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 _COLUMNS = ["record_id", "source_file", "source_row", "model", "api", "input_tokens", "estimated", "error_code",
             "error_message", "record"]
@@ -42,8 +44,19 @@ def parse_size(text: str) -> int:
     """``200MB`` (decimal, the safe reading of OpenAI's "200 MB"), ``1GiB``, or plain bytes."""
     found = re.fullmatch(r"\s*(\d+)\s*([KMG]i?B|B)?\s*", text, re.I)
     if not found:
-        raise ConfigError(f"--max-bytes: cannot read {text!r} (examples: 200MB, 100MiB, 5000000)")
+        raise ConfigError(f"cannot read {text!r} as a size (examples: 200MB, 100MiB, 5000000)")
     return int(found.group(1)) * _UNITS[(found.group(2) or "").upper()]
+
+
+def model_slug(model: str) -> str:
+    """The model's part of a plan file name: the name itself when it is a safe one (letters, digits, ``.``,
+    ``_``, ``-``, not leading ``.``/``_``, at most ``MAX_SLUG`` characters); else its safe characters, cut
+    to ``MAX_SLUG``, then a hash of the whole name, so that a model named with ``/``, NUL or 10,000
+    characters still gets a file and two models never share one (``a b`` and ``a_b``)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", model).lstrip("._")[:MAX_SLUG]
+    if safe == model:
+        return model
+    return f"{safe}-{hashlib.sha256(model.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
 
 
 @dataclass(frozen=True)
@@ -126,8 +139,7 @@ class Planner:
         if current is not None:
             current.stream.close()
         number = sum(1 for f in self.files if (f.model, f.endpoint) == key)
-        slug = re.sub(r"[^A-Za-z0-9._-]", "_", f"{model}.{ENDPOINT_API[endpoint]}")
-        new = BatchFile(f"{slug}.{number:03d}.jsonl", model, endpoint)
+        new = BatchFile(f"{model_slug(model)}.{ENDPOINT_API[endpoint]}.{number:03d}.jsonl", model, endpoint)
         new.stream = self.out.fs.open_output_stream(self.out.join(new.name), compression=None)
         self.files.append(new)
         self.current[key] = new

@@ -19,6 +19,7 @@ from jobs.reports.tables import markdown_table, text_table, write_csv
 
 AUDIT_COLUMNS = ["records", "compared", "exact", "explained", "unexplained", "exact_pct", "counted_input_tokens",
                  "logged_input_tokens", "delta_sum", "abs_delta_p50", "abs_delta_p95", "abs_delta_max"]
+NO_RECORDS = "no records in OUTPUT"
 WORST_COLUMNS = ["record_id", "source_file", "source_row", "model", "counted", "logged", "delta", "delta_pct"]
 
 CLASSIFIED = """
@@ -97,6 +98,8 @@ def run_audit(output: str, by: str = "model", top: int = 20, out: str | None = N
 
 def summary_markdown(result: AuditResult, output: str) -> str:
     """The one-minute read: how much is exact, what explains the rest, which records to look at."""
+    if not result.groups:
+        return f"# Usage audit of `{output}`\n\nNo records in `{output}`.\n"
     total = {k: sum(g[k] or 0 for g in result.groups) for k in ("records", "compared", "exact", "explained",
                                                                   "unexplained")}
     exact_pct = 100 * total["exact"] / total["compared"] if total["compared"] else 0.0
@@ -119,6 +122,7 @@ def summary_markdown(result: AuditResult, output: str) -> str:
 
 
 def print_audit(result: AuditResult) -> None:
-    print(text_table(result.columns, result.groups))
+    print(text_table(result.columns, result.groups) if result.groups
+          else f"{text_table(result.columns, [])}\n{NO_RECORDS}")
     print(f"\nwrote {result.out}/audit.csv, audit_worst.csv ({len(result.worst)} unexplained), audit_delta.png, "
           "audit.md")

@@ -28,6 +28,8 @@ from tokcount_core import default_registry
 
 REPORT_COLUMNS = ["records", "input_tokens", "logged_input_tokens", "cached_tokens", "output_tokens", "cost_usd",
                   "unpriced_records", "input_only_records"]
+COUNT_COLUMNS = ("records", "unpriced_records", "input_only_records")  # 0 in the total of no rows, not null
+CHARTS = ("tokens_per_day.png", "cost_per_day.png", "top_tenants.png")
 
 # Each record priced by an as-of join: the latest entry for its price key whose `from` is on or before its day.
 PRICED = """
@@ -75,11 +77,16 @@ class CostReport:
     def columns(self) -> list[str]:
         return [*self.by, *REPORT_COLUMNS]
 
+    @property
+    def empty_note(self) -> str | None:
+        """What to say instead of a table when nothing is in range (the nightly run on a quiet day)."""
+        return None if self.rows else f"no records in range ({self.days})"
+
 
 def run_report(output: str, pricing: str, by: str = "model,day", since: date | None = None,
                until: date | None = None, out: str | None = None) -> CostReport:
-    prices = load_prices(pricing)
     days = DayRange(since, until)
+    prices = load_prices(pricing)
     con, columns = open_rows(output, days)
     names = group_columns(by, columns, output)
     registry = default_registry()
@@ -91,7 +98,7 @@ def run_report(output: str, pricing: str, by: str = "model,day", since: date | N
     con.execute(PRICED.format(day='"day"' if "day" in columns else "NULL"))
     rows = fetch_dicts(con, GROUPED.format(by=quoted(names)))
     total = {**{n: "total" for n in names[:1]}, **{n: None for n in names[1:]},
-             **{c: _sum(r[c] for r in rows) for c in REPORT_COLUMNS}}
+             **{c: _sum((r[c] for r in rows), 0 if c in COUNT_COLUMNS else None) for c in REPORT_COLUMNS}}
     target = Path(out) if out else Path(output) / "_reports" / "cost"
     target.mkdir(parents=True, exist_ok=True)
     write_csv(target / "report.csv", [*names, *REPORT_COLUMNS], rows)
@@ -103,6 +110,10 @@ def run_report(output: str, pricing: str, by: str = "model,day", since: date | N
 
 
 def _charts(con: Any, columns: list[str], target: Path) -> list[Path]:
+    """The charts there is data for; an earlier report's charts in ``target`` are removed, so a quiet
+    day's report directory holds no chart of another day."""
+    for name in CHARTS:
+        (target / name).unlink(missing_ok=True)
     made = []
     if "day" in columns:
         daily = fetch_dicts(con, "SELECT day, model, sum(coalesce(billed_input, 0) + billed_output) AS tokens, "
@@ -121,12 +132,12 @@ def _charts(con: Any, columns: list[str], target: Path) -> list[Path]:
     return made
 
 
-
-def _sum(values: Any) -> Any:
+def _sum(values: Any, empty: int | None) -> Any:
     present = [v for v in values if v is not None]
-    return sum(present, Decimal(0) if present and isinstance(present[0], Decimal) else 0) if present else None
+    return sum(present, Decimal(0) if present and isinstance(present[0], Decimal) else 0) if present else empty
 
 
 def print_report(report: CostReport) -> None:
-    print(text_table(report.columns, [*report.rows, report.total]))
+    print(text_table(report.columns, [*report.rows, report.total]) if report.rows
+          else f"{text_table(report.columns, [])}\n{report.empty_note}")
     print(f"\nwrote {report.out}/report.csv, report.parquet, report.html and {len(report.charts)} chart(s)")

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from jobs.config import ConfigError
+from jobs.config import ConfigError, validate_config
 from jobs.sources import resolve
 
 _PARTITION = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
@@ -31,6 +31,13 @@ class ReportError(ConfigError):
 class DayRange:
     since: date | None = None
     until: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ReportError(f"--since {self.since} is after --until {self.until}: the range holds no day")
+
+    def __str__(self) -> str:
+        return " to ".join(d.isoformat() for d in (self.since, self.until) if d) or "all days"
 
     @property
     def bounded(self) -> bool:
@@ -47,7 +54,8 @@ class DayRange:
 
 
 def output_files(output: str, days: DayRange) -> tuple[pafs.FileSystem, list[str]]:
-    """The Parquet files of a job output; partitions outside ``days`` are skipped by name."""
+    """The Parquet files of a job output; partitions outside ``days`` are skipped by name (so there may be
+    none: a quiet day)."""
     fs, root = resolve(output)
     root = root.rstrip("/")
     if fs.get_file_info(root).type != pafs.FileType.Directory:
@@ -63,16 +71,14 @@ def output_files(output: str, days: DayRange) -> tuple[pafs.FileSystem, list[str
         if days.bounded and partition is not None and not days.holds(date.fromisoformat(partition.group(1))):
             continue
         files.append(info.path)
-    if not files:
-        raise ReportError(f"{output}: no Parquet rows found (run `tokcount count` first)")
     return fs, sorted(files)
 
 
 def open_rows(output: str, days: DayRange = DayRange()) -> tuple[duckdb.DuckDBPyConnection, list[str]]:
-    """A connection with view ``rows`` (the job's rows in range) and the view's columns."""
+    """A connection with view ``rows`` (the job's rows in range, maybe none) and the view's columns."""
     fs, files = output_files(output, days)
     try:
-        dataset = pads.dataset(files, filesystem=fs, format="parquet")
+        dataset = pads.dataset(files, filesystem=fs, format="parquet") if files else no_rows(output)
     except (pa.ArrowInvalid, OSError) as exc:
         raise ReportError(f"{output}: unreadable Parquet: {str(exc).splitlines()[0]}") from None
     con = duckdb.connect()
@@ -83,6 +89,19 @@ def open_rows(output: str, days: DayRange = DayRange()) -> tuple[duckdb.DuckDBPy
                           "cannot apply")
     con.execute(f"CREATE VIEW rows AS SELECT * FROM job_rows WHERE {days.sql() if days.bounded else 'TRUE'}")
     return con, columns
+
+
+def no_rows(output: str) -> pa.Table:
+    """No file in range (a quiet day's partition, a run over empty inputs): an empty table in the schema the
+    job wrote, rebuilt from its manifest's config, so the reports still have their columns."""
+    from jobs.counting import RowCounter
+    from jobs.output import OutputDir
+
+    manifest = OutputDir(output).read_json("_manifest.json")
+    if not isinstance(manifest, dict) or "config" not in manifest:
+        raise ReportError(f"{output}: no Parquet rows found (run `tokcount count` first)")
+    config = validate_config(manifest["config"], source=f"{output}/_manifest.json")
+    return RowCounter.schema_for(config).empty_table()
 
 
 def group_columns(by: str, columns: list[str], output: str) -> list[str]:

@@ -22,6 +22,7 @@ th { background: #fafafa; text-align: left; position: sticky; top: 0; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 tr.total td { font-weight: 600; border-top: 2px solid #999; }
 img { max-width: 100%; margin: .5rem 0 1.5rem; } .note { color: #555; font-size: 13px; }
+.empty { font-size: 1.1rem; font-weight: 600; }
 """
 
 
@@ -40,7 +41,7 @@ def _cell(column: str, value: Any) -> str:
 
 def render_report(report: CostReport, output: str) -> str:
     total = report.total
-    period = " to ".join(d.isoformat() for d in (report.days.since, report.days.until) if d) or "all days"
+    period = str(report.days)
     kpis = [("cost", money(total["cost_usd"])), ("records", f"{total['records']:,}"),
             ("input tokens (billed)", f"{(total['logged_input_tokens'] or 0):,} logged"),
             ("output tokens", f"{(total['output_tokens'] or 0):,}"),
@@ -48,6 +49,7 @@ def render_report(report: CostReport, output: str) -> str:
     head = "".join(f"<th>{html.escape(c)}</th>" for c in report.columns)
     body = "".join(f"<tr>{''.join(_cell(c, row[c]) for c in report.columns)}</tr>" for row in report.rows)
     body += f"<tr class='total'>{''.join(_cell(c, total[c]) for c in report.columns)}</tr>"
+    empty = f'<p class="empty">{html.escape(report.empty_note)}</p>' if report.empty_note else ""
     charts = "".join(
         f'<img alt="{html.escape(p.stem)}" src="data:image/png;base64,{base64.b64encode(p.read_bytes()).decode()}">'
         for p in report.charts)
@@ -59,7 +61,7 @@ def render_report(report: CostReport, output: str) -> str:
 <div class="kpis">{''.join(f'<div class="kpi">{html.escape(k)}<b>{html.escape(v)}</b></div>' for k, v in kpis)}</div>
 {charts}
 <h2>By {html.escape(', '.join(report.by))}</h2>
-<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
+{empty}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>
 <p class="note">Each record is priced at the list price in force on its UTC day: (billed input − cached) × input +
 cached × cached input + output × output, per 1M tokens; billed input is the logged usage, or our count when the
 record has none (<i>input_only_records</i>: output unknown). Batch API records use batch prices.

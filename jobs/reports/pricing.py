@@ -1,7 +1,8 @@
 """Effective-dated price files: which price was in force for a model on a day.
 
 Prices change (gpt-4o launched at $5/$15 and was cut to $2.50/$10), so each entry holds from its
-``from`` date (UTC) until the next entry for the same model. A bad entry is reported with its line.
+``from`` date (UTC) until the next entry for the same model. A bad entry is reported with its line; so
+is a key given twice (``StrictLoader``) and a price over ``MAX_PRICE_PER_MILLION``.
 """
 
 from __future__ import annotations
@@ -11,18 +12,22 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from jobs.config import ConfigError
+from jobs.config import MAX_PRICE_PER_MILLION, ConfigError, read_yaml
 from tokcount_core import EstimateReason, Registry
 
 PER_TOKEN = pa.decimal128(38, 18)  # USD per token: exact for any price with up to 12 decimals per 1M
 _MILLION = Decimal(1_000_000)
 _HALF = Decimal("0.5")
+
+
+# USD per 1M tokens: finite, 0..MAX_PRICE_PER_MILLION, at most 9 decimals.
+Rate = Annotated[Decimal, Field(ge=0, le=MAX_PRICE_PER_MILLION, decimal_places=9, allow_inf_nan=False)]
 
 
 class PriceEntry(BaseModel):
@@ -32,14 +37,14 @@ class PriceEntry(BaseModel):
 
     model: str = Field(min_length=1, description="a model name, or a family as the registry resolves it")
     since: date = Field(alias="from")
-    input: Decimal = Field(ge=0, decimal_places=9)
-    cached_input: Decimal | None = Field(None, ge=0, decimal_places=9)
-    output: Decimal = Field(ge=0, decimal_places=9)
-    batch_input: Decimal | None = Field(None, ge=0, decimal_places=9)
-    batch_output: Decimal | None = Field(None, ge=0, decimal_places=9)
+    input: Rate
+    cached_input: Rate | None = None
+    output: Rate
+    batch_input: Rate | None = None
+    batch_output: Rate | None = None
     # Fine-tuning training, USD per 1M trained tokens (OpenAI's pricing page, "Fine-tuning";
     # /work/shared/facts/finetune_facts.md §3). Used by ``tokcount finetune``.
-    training: Decimal | None = Field(None, ge=0, decimal_places=9)
+    training: Rate | None = None
 
     def rates(self) -> dict[str, Decimal]:
         """Per-token rates with the documented fallbacks: cached at the input price when no cached
@@ -100,20 +105,13 @@ def price_key(model: str | None, priced: Container[str], registry: Registry) -> 
 
 def load_prices(path: str | Path) -> PriceBook:
     """Read and validate a price file; every problem names the file, line and field."""
-    try:
-        text = Path(path).read_text()
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except OSError as exc:
-        raise ConfigError(f"cannot read price file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"price file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    text, data = read_yaml(path, "price file")
     if isinstance(data, dict) and "pricing" in data and "prices" not in data:
         raise ConfigError(f"price file {path}: a flat 'pricing:' table (the job config's) has no dates; write "
                           "it as 'prices:' entries with model, from, input, output (see configs/pricing.yaml)")
     if not isinstance(data, dict) or set(data) != {"prices"} or not isinstance(data["prices"], list):
         raise ConfigError(f"price file {path}: expected one top-level key 'prices' holding a list of entries")
-    lines = _item_lines(root)
+    lines = _item_lines(yaml.compose(text))
     entries: list[PriceEntry] = []
     seen: dict[tuple[str, date], int] = {}
     for i, item in enumerate(data["prices"]):

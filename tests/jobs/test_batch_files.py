@@ -93,6 +93,20 @@ def test_mixed_models_and_apis_grouped_one_model_per_file(tmp_path: Path) -> Non
         [f["name"] for f in plan["files"]] + ["rejected.jsonl"])  # the earlier plan's files are gone
 
 
+def test_absurd_model_names_get_safe_unique_file_names(tmp_path: Path) -> None:
+    """Names the registry resolves by family (``gpt-4o-mini-<anything>``) but no file system takes as a file
+    name; and two names whose safe characters are the same must not share (and overwrite) one file."""
+    models = ["gpt-4o-mini-" + "x" * 10_000, "gpt-4o-mini-a\u0000b", "gpt-4o-mini-a b", "gpt-4o-mini-a_b",
+              "gpt-4o-mini-.."]
+    plan, out = plan_for(tmp_path, [body(0), *(body(i + 1, m) for i, m in enumerate(models))])
+    assert plan["rejected"] == 0 and plan["totals"]["requests"] == len(models) + 1
+    names = [f["name"] for f in plan["files"]]
+    assert len(set(names)) == len(names) == len(models) + 1 and "gpt-4o-mini-a_b.chat.000.jsonl" in names
+    assert all(len(n) < 120 and "/" not in n and "\0" not in n for n in names)
+    for f in plan["files"]:
+        assert [line["body"]["model"] for line in lines(out, f["name"])] == [f["model"]]
+
+
 def test_parse_size() -> None:
     assert parse_size("200MB") == 200_000_000 and parse_size("1MiB") == 2**20 and parse_size("512") == 512
 

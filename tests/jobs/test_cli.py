@@ -46,6 +46,10 @@ def test_bad_config_key_fails_loudly_in_one_line(tmp_path, capsys, sample):
     ("passthrough:\n  model: x.y\n", "clash"),
     ("- a\n- b\n", "mapping"),
     ("a: [\n", "not valid YAML"),
+    ("model: gpt-4o\nfields:\n  tenant: a\n  tenant: b\n", r":4 is not valid YAML: duplicate key 'tenant' \(first"),
+    ("as_of: 2024-13-45\n", "as_of: Input should be a valid date"),
+    ("pricing:\n  gpt-4o: {input_per_million: 1e30}\n", "pricing.gpt-4o.input_per_million: Input should be less"),
+    ("output:\n  max_input_tokens: 0\n", "output.max_input_tokens"),
 ])
 def test_invalid_configs(tmp_path, text, message):
     path = tmp_path / "c.yaml"
@@ -53,6 +57,32 @@ def test_invalid_configs(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message) as info:
         load_config(path)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["audit", "OUT", "--top", "-5"], "argument --top: must be a positive integer, got -5"),
+    (["audit", "OUT", "--top", "0"], "argument --top: must be a positive integer, got 0"),
+    (["batch", "IN", "OUT", "--model", "gpt-4o", "--max-enqueued-tokens", "0"], "argument --max-enqueued-tokens: "),
+    (["batch", "IN", "OUT", "--model", "gpt-4o", "--max-enqueued-tokens", "-3"], "argument --max-enqueued-tokens: "),
+    (["batch", "IN", "OUT", "--model", "gpt-4o", "--max-requests", "0"], "argument --max-requests: "),
+    (["batch", "IN", "OUT", "--model", "gpt-4o", "--max-bytes", "0"], "argument --max-bytes: must be at least 1"),
+    (["batch", "IN", "OUT", "--model", "gpt-4o", "--max-bytes", "-1"], "argument --max-bytes: cannot read '-1'"),
+    (["finetune", "IN", "OUT", "--model", "gpt-4o", "--max-example-tokens", "0"], "argument --max-example-tokens: "),
+    (["finetune", "IN", "OUT", "--model", "gpt-4o", "--max-example-tokens", "-1"], "argument --max-example-tokens: "),
+    (["finetune", "IN", "OUT", "--model", "gpt-4o", "--epochs", "0"], "argument --epochs: "),
+    (["count", "IN", "OUT", "--max-input-tokens", "-1"], "argument --max-input-tokens: "),
+    (["count", "IN", "OUT", "--max-input-tokens", "ten"], "argument --max-input-tokens: expected a positive integer"),
+    (["report", "OUT", "--pricing", "P", "--since", "2024-13-45"], "argument --since: expected a day as YYYY-MM-DD"),
+])
+def test_bad_option_values_are_refused_in_one_line(capsys, argv, message):
+    assert message in fatal(capsys, argv)
+
+
+def test_a_bad_option_from_the_shell_is_one_line_without_usage(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "audit", str(tmp_path), "--top", "-5"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert (proc.returncode, proc.stdout) == (2, "")
+    assert proc.stderr == "tokcount: error: argument --top: must be a positive integer, got -5\n"
 
 
 def test_missing_input_and_unusable_output_are_fatal(tmp_path, capsys, sample):

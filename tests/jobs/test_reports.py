@@ -164,6 +164,13 @@ def test_tenant_grouping_and_missing_columns(fixture_output, capsys):
     ("pricing:\n  gpt-4o: {input_per_million: 2.5}\n", "a flat 'pricing:' table"),
     ("prices: [\n", "not valid YAML"),
     ("prices: {gpt-4o: 1}\n", "expected one top-level key 'prices'"),
+    ("prices:\n  - {model: gpt-4o, from: 2024-05-13, input: 5, input: 0, output: 15}\n",
+     ":2 is not valid YAML: duplicate key 'input' (first on line 2)"),
+    ("prices:\n  - {model: a, from: 2024-01-01, input: 1, output: 1}\nprices:\n  - {model: b, from: 2024-01-01, "
+     "input: 1, output: 1}\n", ":3 is not valid YAML: duplicate key 'prices' (first on line 1)"),
+    ("prices:\n  - {model: gpt-4o, from: 2024-13-45, input: 5, output: 15}\n", ":2: prices[0]: from: "),
+    ("prices:\n  - {model: gpt-4o, from: 2024-05-13, input: 1e30, output: 15}\n",
+     ":2: prices[0]: input: Input should be less than or equal to 10000"),
 ])
 def test_bad_price_files_name_the_line_and_field(tmp_path, capsys, text, message):
     path = tmp_path / "prices.yaml"
@@ -172,7 +179,8 @@ def test_bad_price_files_name_the_line_and_field(tmp_path, capsys, text, message
         load_prices(path)
     assert message in str(exc.value), str(exc.value)
     assert main(["report", str(tmp_path), "--pricing", str(path)]) == 2
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("tokcount: error: ") and err.count("\n") == 1, err
 
 
 def test_shipped_price_file_has_gpt_4o_launch_and_cut():
@@ -215,6 +223,55 @@ def test_partitions_prune_and_nightly_reruns_are_idempotent(tmp_path, capsys):
     assert main(args) == 0
     assert (out / "_reports" / "cost" / "report.csv").read_bytes() == first
     assert len(list(out.glob("day=*/*.parquet"))) == 2
+
+
+def report_files(out: Path, argv: list[str], capsys) -> tuple[list[dict[str, str]], str, str]:
+    """Run ``report`` (exit 0); its CSV rows, HTML and stdout."""
+    assert main(["report", str(out), *argv]) == 0, capsys.readouterr().err
+    target = out / "_reports" / "cost"
+    return read_csv(target / "report.csv"), (target / "report.html").read_text(), capsys.readouterr().out
+
+
+def test_a_quiet_day_or_an_empty_output_writes_reports_that_say_so(tmp_path, capsys):
+    """The nightly cron on a day without traffic: with day partitions there is no file in range at all,
+    without them no row; both write the report files and exit 0. An output over empty inputs too."""
+    src = tmp_path / "logs"
+    src.mkdir()
+    (src / "one.jsonl").write_text(log("r1", "2024-10-01T01:00:00Z", chat("one"), {"prompt_tokens": 8}) + "\n")
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(PRICES)
+    quiet = ["--pricing", str(prices), "--since", "2024-10-05", "--until", "2024-10-05"]
+    partitioned, flat = tmp_path / "partitioned", tmp_path / "flat"
+    nightly(src, partitioned)
+    run_job([str(src)], str(flat), JobConfig(format="log", fields={"timestamp": "ts"}), log=lambda _m: None)
+    for out in (partitioned, flat):
+        rows, _, _ = report_files(out, ["--pricing", str(prices)], capsys)  # a busy day first: its charts
+        assert len(rows) == 1 and (out / "_reports" / "cost" / "cost_per_day.png").exists()
+        rows, html, printed = report_files(out, quiet, capsys)
+        assert rows == [] and (out / "_reports" / "cost" / "report.csv").read_text().startswith("model,day,records")
+        assert pq.read_table(out / "_reports" / "cost" / "report.parquet").num_rows == 0
+        assert "no records in range (2024-10-05 to 2024-10-05)" in html
+        assert "no records in range (2024-10-05 to 2024-10-05)" in printed
+        assert not list((out / "_reports" / "cost").glob("*.png"))  # no chart of another day
+    (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "empty.jsonl").write_text("")
+    empty = tmp_path / "empty"
+    nightly(tmp_path / "none", empty)
+    assert not list(empty.rglob("*.parquet"))
+    rows, html, printed = report_files(empty, ["--pricing", str(prices)], capsys)
+    assert rows == [] and "no records in range (all days)" in html and "no records in range" in printed
+    assert main(["audit", str(empty)]) == 0
+    assert "no records in OUTPUT" in capsys.readouterr().out
+    assert read_csv(empty / "_reports" / "audit" / "audit.csv") == []
+    assert "No records" in (empty / "_reports" / "audit" / "audit.md").read_text()
+
+
+def test_since_after_until_is_refused(fixture_output, capsys):
+    out, prices, _ = fixture_output
+    assert main(["report", str(out), "--pricing", str(prices), "--since", "2024-10-03", "--until", "2024-10-01"]) == 2
+    err = capsys.readouterr().err
+    assert err == "tokcount: error: --since 2024-10-03 is after --until 2024-10-01: the range holds no day\n"
+    assert not (out / "_reports" / "cost").exists()
 
 
 def test_readme_commands_on_the_sample(sample, tmp_path, capsys, monkeypatch):
