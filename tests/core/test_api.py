@@ -395,6 +395,9 @@ def test_a_call_replayed_by_id_under_a_response_format_is_flagged_as_server_stat
     ("gpt-5-search-api-2025-10-14", "gpt-5", "unmapped_model"),
     ("ft:gpt-4o-mini-2024-07-18:acme::abc123", "gpt-4o-mini", "unmapped_model"),  # fine-tuned: its base
     ("gpt-4o-search-preview", "gpt-4o-search-preview", "unverified_rule"),
+    # Models the API accepts with no reference case: known, their family's rules, flagged (issue 21).
+    ("codex-mini-latest", "codex-mini-latest", "unverified_rule"),
+    ("gpt-5.3-chat-latest", "gpt-5.3-chat", "unmapped_model"),
 ])
 def test_model_variants_count_by_their_family_and_say_when_that_is_unverified(model, family, reason):
     result = count({"model": model, "input": "Tell me a joke."})
