@@ -10,7 +10,7 @@ from typing import Any
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.segments import Segment, fixed, text
 from tokcount_core.result import EstimateReason
-from tokcount_core.schema.tools import CustomDef, FunctionDef
+from tokcount_core.schema.tools import CustomDef, FunctionDef, chosen_tool_name
 
 # Choices naming client-side tools; a legacy ``function_call`` ({"name": ...}) has no type.
 _CLIENT_CHOICES = frozenset({"function", "custom", "allowed_tools", None})
@@ -67,7 +67,7 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
         # 0 in both APIs (rule 9); the -1 once seen on reasoning Chat was the one-line tool rendering
         # (render/tools.py), 44 of 44 gpt-5-mini cases with it.
         return [fixed("tool", "tool_choice allowed_tools", 0)]
-    name = choice.get("name") or (choice.get("function") or {}).get("name")
+    name = chosen_tool_name(choice, ctx.api)
     if not isinstance(name, str) or spec.reasoning:
         return []
     # The reply is opened as ``assistant to=functions.NAME``, like a tool call in the history (rule 7):

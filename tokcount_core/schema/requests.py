@@ -31,9 +31,9 @@ class ResponsesBody(_Body):
     previous_response_id: str | None = None
     conversation: str | dict[str, Any] | None = None
     prompt: dict[str, Any] | None = None
-    # Bifrost's count_tokens body carries Responses items under "messages".
+    # Bifrost's count_tokens body carries Responses items under "messages"; its ``fallbacks`` (and any
+    # other gateway key) are extras, never read: Bifrost strips them before OpenAI sees the body.
     messages: list[Item] | None = None
-    fallbacks: list[str] | None = None
 
 
 class ChatBody(_Body):
