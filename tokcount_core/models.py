@@ -199,6 +199,11 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("o3-mini", **{**_REASONING, "assistant_extra": 0, "chat_tool_preamble": 0, "tool_call_extra": 0},
             context_window=200_000, max_output=100_000),
     _family("o4-mini", **_REASONING, context_window=200_000, max_output=100_000, image=_PATCH_O4_MINI),
+    # codex-mini-latest: "a fine-tuned version of o4-mini for use in Codex CLI", Responses API only
+    # (OpenAI model page codex-mini-latest; 200k context, 100k output). Counted as o4-mini; no reference
+    # case (the API accepted it in apps outside these files: issue 21, 18 error rows), so flagged.
+    _family("codex-mini-latest", **_REASONING, unverified=True, context_window=200_000, max_output=100_000,
+            image=_PATCH_O4_MINI),
     # gpt-5 family. gpt-5 and gpt-5-nano write every
     # comment-free tool on one line with a preamble of 81 (ellmer gpt-5 4 of 4 and gpt-5-nano 3 of 3
     # exact, pydantic-ai gpt-5 5 of 5 still exact; nano's one-line tools: ellmer only). gpt-5-mini
@@ -225,6 +230,10 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-5.1-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
     _family("gpt-5.2", **_REASONING, context_window=400_000, max_output=128_000, **_GPT52_IMAGE),
     _family("gpt-5.2-chat", **_O200K, context_window=128_000, max_output=16_384, image=_TILE_GPT5),
+    # gpt-5.3-chat-latest: on OpenAI's pricing page (shared/facts/openai_prices.yaml); a *-chat model,
+    # not a reasoning one, like gpt-5.2-chat. No reference case: flagged.
+    _family("gpt-5.3-chat", **_O200K, unverified=True, context_window=128_000, max_output=16_384,
+            image=_TILE_GPT5),
     _family("gpt-5.3-codex", **_REASONING, context_window=400_000, max_output=128_000, **_GPT52_IMAGE),
     # gpt-5.4+: a single Responses function_call costs 3 more than on gpt-5 (rule 10). gpt-5.4 in
     # Chat: a tools preamble of 81 (7 of 7 cases; its mini keeps 80, 9 of 9).

@@ -14,7 +14,7 @@ from typing import Any
 from tokcount_core.schema.chat import ChatMessage
 from tokcount_core.schema.items import CustomToolCallOutput, FunctionCallOutput
 from tokcount_core.schema.requests import ChatBody, ResponsesBody
-from tokcount_core.schema.tools import CustomTool, FunctionTool, NamespaceTool
+from tokcount_core.schema.tools import CustomTool, FunctionTool, NamespaceTool, chosen_tool_name
 
 _CLIENT_TOOL_CHOICES = frozenset({"function", "custom"})
 
@@ -24,15 +24,16 @@ def chat_refusal(body: ChatBody) -> str | None:
     has_tools = bool(body.tools or body.functions)
     for field, choice in (("tool_choice", body.tool_choice), ("function_call", body.function_call)):
         if choice is not None and (why := _choice_refusal(
-                field, choice, lambda: _tool_names(body.tools or []) | {f.name for f in body.functions or []},
-                has_tools)) is not None:
+                field, choice, lambda: _tool_names(body.tools or [], "chat") | {f.name for f in body.functions or []},
+                has_tools, "chat")) is not None:
             return why
-    return _orphan_tool_message(body.messages)
+    return _undefined_tool(body.tools or [], "chat") or _orphan_tool_message(body.messages)
 
 
 def responses_refusal(body: ResponsesBody) -> str | None:
     """Why the Responses API would refuse ``body``, or None."""
-    why = _choice_refusal("tool_choice", body.tool_choice, lambda: _tool_names(body.tools or []), bool(body.tools))
+    why = _choice_refusal("tool_choice", body.tool_choice, lambda: _tool_names(body.tools or [], "responses"),
+                          bool(body.tools), "responses") or _undefined_tool(body.tools or [], "responses")
     if why is not None or body.previous_response_id or body.conversation:
         return why
     items = body.input if isinstance(body.input, list) else body.messages or []
@@ -55,17 +56,27 @@ def _call_id(item: Any) -> Any:
     return getattr(item, "call_id", None) or (getattr(item, "model_extra", None) or {}).get("call_id")
 
 
-def _tool_names(tools: list[Any]) -> set[str]:
+def _tool_names(tools: list[Any], api: str) -> set[str]:
     names: set[str] = set()
     for tool in tools:
-        if isinstance(tool, FunctionTool | CustomTool):
-            names.add(tool.tool_name)
-        elif isinstance(tool, NamespaceTool):
-            names.update(t.tool_name for t in tool.tools)
+        inner = tool.tools if isinstance(tool, NamespaceTool) else [tool]
+        names.update(d.name for t in inner if isinstance(t, FunctionTool | CustomTool)
+                     and (d := t.definition(api)) is not None)
     return names
 
 
-def _choice_refusal(field: str, choice: Any, names: Callable[[], set[str]], has_tools: bool) -> str | None:
+def _undefined_tool(tools: list[Any], api: str) -> str | None:
+    """A function or custom tool must define itself where its API reads it: Chat under ``function`` /
+    ``custom`` (ChatCompletionTool), Responses in the tool's own ``name`` (FunctionTool, CustomTool)."""
+    for index, tool in enumerate(tools):
+        if isinstance(tool, FunctionTool | CustomTool) and tool.definition(api) is None:
+            where = tool.type if api == "chat" else "name"
+            return f"tools.{index}.{where}: missing (the {api} API reads the tool's definition there)"
+    return None
+
+
+def _choice_refusal(field: str, choice: Any, names: Callable[[], set[str]], has_tools: bool,
+                    api: str) -> str | None:
     """A forced tool needs tools, and a named function or custom tool must be among them
     (``function_call`` names a legacy function by ``{"name": ...}``, with no ``type``). The tools'
     names are gathered only for a named choice: most requests name none."""
@@ -77,8 +88,7 @@ def _choice_refusal(field: str, choice: Any, names: Callable[[], set[str]], has_
     if not client:
         return None
     kind = choice.get("type", "function")
-    nested = choice.get(kind)
-    name = choice.get("name") or (nested.get("name") if isinstance(nested, dict) else None)
+    name = chosen_tool_name(choice, api)
     if not isinstance(name, str) or not name:
         return f"{field}: names no {kind}"
     if name not in names():

@@ -17,12 +17,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 from typing import Any
 
-from tests.core.reference import api_of, load, recorded, source_of
+from tests.core.reference import CASE_FILES, api_of, load, recorded, source_of
 from tokcount_core import count
 from tokcount_core.models import FAMILIES
 from tokcount_core.registry import Registry, default_registry
 
-FILES = ("cases.jsonl.gz", "cases2.jsonl.gz", "cases3.jsonl.gz")
 # Fitted fields of ModelSpec and the alternatives the data chooses among.
 FIELDS: dict[str, tuple[Any, ...]] = {
     "chat_tool_preamble": (79, 80, 81, 82),
@@ -75,7 +74,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--worst", type=int, default=5)
     args = ap.parse_args()
-    cases = [c for name in FILES for c in load(name)]
+    cases = [c for name in CASE_FILES for c in load(name)]
     by_family: dict[str, list[int]] = defaultdict(list)
     for i, case in enumerate(cases):
         family = _family_of(case)

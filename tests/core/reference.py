@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Any
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "reference"
+# Requests whose count is fully known, and requests whose count depends on context an offline counter
+# cannot see. cases2..cases4 come from apps whose traffic the first rules were not derived from.
+CASE_FILES = ("cases.jsonl.gz", "cases2.jsonl.gz", "cases3.jsonl.gz", "cases4.jsonl.gz")
+UNKNOWABLE_FILES = ("unknowable.jsonl.gz", "unknowable2.jsonl.gz", "unknowable3.jsonl.gz", "unknowable4.jsonl.gz")
 _RECORDED = re.compile(r"recorded (\d{4}-\d{2}-\d{2})")
 _API = {"chat.completions": "chat", "responses": "responses", "responses.input_tokens": "responses",
         "completions": "completions"}

@@ -30,9 +30,28 @@ def test_chat_matches_cookbook_formula():
     ({"model": "gpt-4o", "messages": [{"type": "message", "role": "user", "content": "hi"}],
       "fallbacks": ["openai/gpt-4o-mini"]}, "bifrost"),
     ({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 3}, "chat"),
+    # Gateways' Chat bodies: a provider-prefixed model with messages only Chat has (issue 21 item 7).
+    ({"model": "openai/gpt-4o", "messages": [{"role": "tool", "tool_call_id": "c1", "content": "ok"}]}, "chat"),
+    ({"model": "openai/gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}], "fallbacks": ["azure/gpt-4o"]}, "chat"),
 ])
 def test_shape_detection(body, api):
     assert detect_api(body) == api
+
+
+def test_a_gateway_chat_body_with_tool_calls_counts_as_chat():
+    """``openai/gpt-4o`` with tool calls and ``role: tool`` results, as Bifrost, LiteLLM and OpenRouter log it."""
+    messages = [{"role": "user", "content": "Weather in Lisbon?"},
+                {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function", "function": {
+                    "name": "weather", "arguments": '{"city":"Lisbon"}'}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]
+    tools = [{"type": "function", "function": {"name": "weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}]
+    direct = count({"model": "gpt-4o", "messages": messages, "tools": tools})
+    for gateway in ({"model": "openai/gpt-4o"}, {"model": "openai/gpt-4o", "fallbacks": ["azure/gpt-4o"]}):
+        routed = count({**gateway, "messages": messages, "tools": tools})
+        assert routed.error_code is None, routed.error_message
+        assert (routed.api, routed.input_tokens) == ("chat", direct.input_tokens)
 
 
 def test_bifrost_counts_as_responses_and_has_its_shape():
@@ -395,6 +414,9 @@ def test_a_call_replayed_by_id_under_a_response_format_is_flagged_as_server_stat
     ("gpt-5-search-api-2025-10-14", "gpt-5", "unmapped_model"),
     ("ft:gpt-4o-mini-2024-07-18:acme::abc123", "gpt-4o-mini", "unmapped_model"),  # fine-tuned: its base
     ("gpt-4o-search-preview", "gpt-4o-search-preview", "unverified_rule"),
+    # Models the API accepts with no reference case: known, their family's rules, flagged (issue 21).
+    ("codex-mini-latest", "codex-mini-latest", "unverified_rule"),
+    ("gpt-5.3-chat-latest", "gpt-5.3-chat", "unmapped_model"),
 ])
 def test_model_variants_count_by_their_family_and_say_when_that_is_unverified(model, family, reason):
     result = count({"model": model, "input": "Tell me a joke."})

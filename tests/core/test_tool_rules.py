@@ -75,9 +75,16 @@ def test_a_named_assistant_pays_its_name_again_on_its_tool_call():
     assert named.input_tokens == anonymous.input_tokens + 2
 
 
-def test_tool_choice_required_cost_two_until_2025_05():
+def test_tool_choice_required_cost_two_until_october_2024_and_is_flagged_where_unknown():
     body = chat("gpt-4o", ASK, tools=[tool(CITY)], tool_choice="required")
-    assert count(body, as_of="2024-09-26").input_tokens == count(body, as_of="2025-05-02").input_tokens + 2
+    paid, gap, free = (count(body, as_of=day) for day in ("2024-10-07", "2024-10-15", "2024-10-24"))
+    assert paid.input_tokens == free.input_tokens + 2 and not paid.estimated and not free.estimated
+    # No case was recorded between the last +2 and the first 0: the boundary is not known there.
+    assert gap.estimate_reasons == ["unverified_rule"]
+    # gpt-3.5-turbo switched later (2024-11-26 .. 2024-12-04) on fewer than 10 cases a side: flagged.
+    turbo = chat("gpt-3.5-turbo", ASK, tools=[tool(CITY)], tool_choice="required")
+    late, later = count(turbo, as_of="2024-11-26"), count(turbo, as_of="2024-12-04")
+    assert late.input_tokens == later.input_tokens + 2 and late.estimated and later.estimated
 
 
 def test_shapes_one_app_shows_or_the_data_contradicts_are_flagged():

@@ -158,7 +158,7 @@ def _turn(ctx: RenderContext, msg: ChatMessage, label: str, names: dict[str, str
     spec = ctx.spec
     calls = _calls(msg)
     content, media = split_content(ctx, msg.content, label)
-    if msg.refusal and not content:
+    if msg.refusal and not content and msg.role == "assistant":  # an assistant message's field only
         content = msg.refusal
     if msg.audio:
         # An assistant audio reply referenced by ``audio.id`` (audio guide): its transcript and audio

@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.segments import Segment, fixed, text
 from tokcount_core.result import EstimateReason
-from tokcount_core.schema.tools import CustomDef, FunctionDef
+from tokcount_core.schema.tools import CustomDef, FunctionDef, chosen_tool_name
 
 # Choices naming client-side tools; a legacy ``function_call`` ({"name": ...}) has no type.
 _CLIENT_CHOICES = frozenset({"function", "custom", "allowed_tools", None})
-# First recording day on which Chat ``"required"`` is seen costing 0 on the current renderer.
-_REQUIRED_FREE_FROM = date(2025, 5, 1)
+
+
+@dataclass(frozen=True)
+class _RequiredEra:
+    """Chat ``"required"`` on the current tool renderer cost +2 up to ``last_paid`` and 0 from ``first_free``
+    (recording days). Between the two no case shows which: such counts are flagged. ``verified``: at least
+    3 apps and 10 cases on each side, none contradicting; otherwise every count using it is flagged."""
+
+    last_paid: date
+    first_free: date
+    verified: bool
+
+
+# Every Chat "required" case of cases*.jsonl.gz on the current renderer, by recording day:
+# gpt-4o/-mini/-4.1 and the other current-renderer models: +2 in 12 cases of 4 apps from 2024-09-11 to
+# 2024-10-07 (ldp 6, paper-qa 4, langgraph 1, aviary 1); 0 in 247 cases of 10 apps from 2024-10-24
+# on (ldp 2024-10-24.., paper-qa 2024-11-08.., magentic 3 on 2024-11-16 incl. gpt-4-1106-preview, aviary
+# 2025-02-18.., langgraph, pydantic-ai, openinference, mirascope, opentelemetry, activeagent), none +2.
+# The old boundary (2025-05-01) sat in a gap no case covered and made 76 cases of ldp, paper-qa, aviary,
+# magentic and agentops (2024-10-24..2025-04-16) 2 too high.
+_REQUIRED_ERA = _RequiredEra(last_paid=date(2024, 10, 7), first_free=date(2024, 10, 24), verified=True)
+# gpt-3.5-turbo(-0125) switched later: +2 in 6 cases of 3 apps (instructor-rb 2024-05-18, langgraph 3 on
+# 2024-09-12, ldp 2024-11-08 and 2024-11-26), 0 in 9 cases of 3 apps from 2024-12-04 (ldp 7 from 2024-12-04,
+# agentops 2025-03-10, opentelemetry-python-contrib 2025-07). Fewer than 10 cases a side: flagged.
+_REQUIRED_ERAS = {"gpt-3.5-turbo": _RequiredEra(last_paid=date(2024, 11, 26), first_free=date(2024, 12, 4),
+                                                verified=False)}
 
 
 def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
@@ -34,12 +59,7 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
         # +1 (rule 9); 0 on reasoning models (4 of 4 reference cases, both APIs).
         return [fixed("tool", 'tool_choice "none"', 0 if spec.reasoning else 1)]
     if choice == "required":
-        # +2 on the 2023 tool renderer (gpt-4-0613: 5 of 5), 0 on the current one, which gpt-3.5-turbo-0125
-        # shares with the o200k models (otelcontrib-133 and its re-recording; rule 9 said cl100k).
-        # Chat recordings up to 2024-09-26 still cost +2 on the current renderer: 5 of 5 (gpt-3.5-turbo-0125
-        # and gpt-4o; sources instructor-rb, langgraph); every one from 2025-05-01 on costs 0.
-        early = ctx.api == "chat" and ctx.before(_REQUIRED_FREE_FROM)
-        return [fixed("tool", 'tool_choice "required"', 2 if spec.tool_renderer == "2023" or early else 0)]
+        return [fixed("tool", 'tool_choice "required"', _required_cost(ctx))]
     if not isinstance(choice, dict):
         return []
     kind = choice.get("type")
@@ -47,7 +67,7 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
         # 0 in both APIs (rule 9); the -1 once seen on reasoning Chat was the one-line tool rendering
         # (render/tools.py), 44 of 44 gpt-5-mini cases with it.
         return [fixed("tool", "tool_choice allowed_tools", 0)]
-    name = choice.get("name") or (choice.get("function") or {}).get("name")
+    name = chosen_tool_name(choice, ctx.api)
     if not isinstance(name, str) or spec.reasoning:
         return []
     # The reply is opened as ``assistant to=functions.NAME``, like a tool call in the history (rule 7):
@@ -61,3 +81,17 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
                 fixed("tool", "tool_choice named framing", 3)]
     return [text("tool", "tool_choice named function", f"functions.{name}"),
             fixed("tool", "tool_choice named framing", 6)]
+
+
+def _required_cost(ctx: RenderContext) -> int:
+    """``"required"``: 0 in Responses and in today's Chat; +2 in Chat until an era boundary (``_REQUIRED_ERA``)."""
+    if ctx.spec.tool_renderer == "2023":
+        # +2 on the 2023 tool renderer: gpt-4-0613 5 of 5, all mirascope (2025-09): one app, flagged.
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        return 2
+    if ctx.api != "chat":
+        return 0
+    era = _REQUIRED_ERAS.get(ctx.spec.family, _REQUIRED_ERA)
+    if not era.verified or (ctx.as_of is not None and era.last_paid < ctx.as_of < era.first_free):
+        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+    return 2 if ctx.as_of is not None and ctx.as_of <= era.last_paid else 0

@@ -36,8 +36,9 @@ def tool_definitions(ctx: RenderContext, tools: Sequence[object]) -> list[Functi
             flat.extend(tool.tools)
         else:
             flat.append(tool)
-    return [t.definition for t in flat
-            if isinstance(t, FunctionTool | CustomTool) and not getattr(t, "defer_loading", False)]
+    definitions = (t.definition(ctx.api) for t in flat
+                   if isinstance(t, FunctionTool | CustomTool) and not getattr(t, "defer_loading", False))
+    return [d for d in definitions if d is not None]  # None: refused before rendering (refusals.py)
 
 
 def custom_tool_framing(ctx: RenderContext, definitions: Sequence[FunctionDef | CustomDef]) -> None:

@@ -20,7 +20,8 @@ class TextPart(_Part):
 
     @property
     def value(self) -> str:
-        return self.text if self.text is not None else (self.refusal or "")
+        """``refusal`` is read on refusal parts only, ``text`` on the others."""
+        return (self.refusal if self.type == "refusal" else self.text) or ""
 
 
 class ImageUrl(_Part):
@@ -42,8 +43,13 @@ class ImagePart(_Part):
 
     @property
     def effective_detail(self) -> str:
-        nested = self.image_url.detail if isinstance(self.image_url, ImageUrl) else None
-        return (self.detail or nested or "auto").lower()
+        """Chat reads ``image_url.detail``, Responses the part's own ``detail`` (API reference: the
+        Chat image content part, Responses ``input_image``); neither reads the other's."""
+        if self.type == "image_url":
+            detail = self.image_url.detail if isinstance(self.image_url, ImageUrl) else None
+        else:
+            detail = self.detail
+        return (detail or "auto").lower()
 
 
 class FileData(_Part):
@@ -63,8 +69,10 @@ class FilePart(_Part):
     file: FileData | None = None
 
     def field(self, name: str) -> str | None:
-        own = getattr(self, name)
-        return own if own is not None else (getattr(self.file, name) if self.file else None)
+        """Chat reads a ``file`` part's fields under ``file``, Responses an ``input_file``'s own fields."""
+        if self.type == "file":
+            return getattr(self.file, name) if self.file else None
+        return getattr(self, name)
 
 
 class AudioData(_Part):
@@ -75,14 +83,13 @@ class AudioData(_Part):
 class AudioPart(_Part):
     type: Literal["input_audio"]
     input_audio: AudioData | None = None
-    data: str | None = None
-    format: str | None = None
 
     @property
     def payload(self) -> tuple[str | None, str | None]:
+        """Read under ``input_audio`` only (the API defines no flat ``data``/``format`` on the part)."""
         if self.input_audio is not None:
             return self.input_audio.data, self.input_audio.format
-        return self.data, self.format
+        return None, None
 
 
 _PART_TAG = {

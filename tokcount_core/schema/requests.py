@@ -31,9 +31,9 @@ class ResponsesBody(_Body):
     previous_response_id: str | None = None
     conversation: str | dict[str, Any] | None = None
     prompt: dict[str, Any] | None = None
-    # Bifrost's count_tokens body carries Responses items under "messages".
+    # Bifrost's count_tokens body carries Responses items under "messages"; its ``fallbacks`` (and any
+    # other gateway key) are extras, never read: Bifrost strips them before OpenAI sees the body.
     messages: list[Item] | None = None
-    fallbacks: list[str] | None = None
 
 
 class ChatBody(_Body):
@@ -66,6 +66,9 @@ _CHAT_ONLY_KEYS = frozenset({"functions", "function_call", "response_format", "m
 # that silently leaves them out (rubyllm-109: an edited cassette, 32 short).
 _MOVED_IN_RESPONSES = {"response_format": "text.format", "functions": "tools", "function_call": "tool_choice"}
 _CHAT_ONLY_ROLES = frozenset({"tool", "function"})
+# Keys and content parts only a Chat message has (a Responses message has none of them).
+_CHAT_ONLY_MESSAGE_KEYS = frozenset({"tool_calls", "tool_call_id", "function_call"})
+_CHAT_PART_TYPES = frozenset({"image_url", "input_audio"})
 _RESPONSES_PART_TYPES = frozenset({"input_text", "output_text", "input_image", "input_file"})
 
 
@@ -75,9 +78,13 @@ def detect_api(body: dict[str, Any]) -> Api:
     prompt = body.get("prompt") if "messages" not in keys else None
     if isinstance(prompt, str | list) and "input" not in keys:
         return "completions"  # a Responses ``prompt`` is a stored-prompt object, never a string or list
+    messages = body.get("messages")
+    if "input" not in keys and isinstance(messages, list) and any(_looks_like_chat(m) for m in messages):
+        # Gateways (Bifrost, LiteLLM, OpenRouter) log Chat calls as ``provider/model`` with Chat messages,
+        # and may add keys of their own (``fallbacks``) that they strip before OpenAI sees the body.
+        return "chat"
     if "input" in keys or isinstance(prompt, dict) or not keys.isdisjoint(_RESPONSES_ONLY_KEYS - {"reasoning"}):
         return "bifrost" if "fallbacks" in keys or _provider_prefixed(body) else "responses"
-    messages = body.get("messages")
     if not isinstance(messages, list) or not keys.isdisjoint(_CHAT_ONLY_KEYS):
         return "chat"
     if "fallbacks" in keys or _provider_prefixed(body) or any(_looks_like_item(m) for m in messages):
@@ -105,9 +112,17 @@ def _looks_like_item(message: Any) -> bool:
         # Only a Responses item type says so: clients also put MIME types on Chat messages
         # (``"type": "text/plain", "charset": "UTF-8"``, activeagent), which the API ignores.
         return message["type"] in _ITEM_TYPES
-    if message.get("role") in _CHAT_ONLY_ROLES or "tool_calls" in message:
+    return _has_part(message, _RESPONSES_PART_TYPES)
+
+
+def _looks_like_chat(message: Any) -> bool:
+    """A Chat message by what only Chat messages carry: tool calls, tool results, Chat content parts."""
+    if not isinstance(message, dict) or message.get("type") in _ITEM_TYPES:
         return False
+    return (message.get("role") in _CHAT_ONLY_ROLES or not _CHAT_ONLY_MESSAGE_KEYS.isdisjoint(message)
+            or _has_part(message, _CHAT_PART_TYPES))
+
+
+def _has_part(message: dict[str, Any], types: frozenset[str]) -> bool:
     content = message.get("content")
-    return isinstance(content, list) and any(
-        isinstance(p, dict) and p.get("type") in _RESPONSES_PART_TYPES for p in content
-    )
+    return isinstance(content, list) and any(isinstance(p, dict) and p.get("type") in types for p in content)

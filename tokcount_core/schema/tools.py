@@ -28,16 +28,15 @@ class FunctionTool(_Tool):
     strict: bool | None = None
     defer_loading: bool | None = None
 
-    @property
-    def tool_name(self) -> str:
-        return self.function.name if self.function is not None else self.name or ""
-
-    @property
-    def definition(self) -> FunctionDef:
-        if self.function is not None:
+    def definition(self, api: str) -> FunctionDef | None:
+        """Chat reads the definition under ``function`` only (ChatCompletionTool), Responses the tool's
+        own fields only (FunctionTool); None when the API's place is empty (the API refuses that)."""
+        if api == "chat":
             return self.function
+        if self.name is None:
+            return None
         # Responses function tools are strict unless they say otherwise (API reference, FunctionTool).
-        return FunctionDef(name=self.name or "", description=self.description, parameters=self.parameters,
+        return FunctionDef(name=self.name, description=self.description, parameters=self.parameters,
                            strict=self.strict is not False)
 
 
@@ -56,15 +55,12 @@ class CustomTool(_Tool):
     description: str | None = None
     format: dict[str, Any] | None = None
 
-    @property
-    def tool_name(self) -> str:
-        return self.custom.name if self.custom is not None else self.name or ""
-
-    @property
-    def definition(self) -> CustomDef:
-        if self.custom is not None:
+    def definition(self, api: str) -> CustomDef | None:
+        """Chat reads ``custom`` only, Responses the tool's own fields only, as for functions."""
+        if api == "chat":
             return self.custom
-        return CustomDef(name=self.name or "", description=self.description, format=self.format)
+        return None if self.name is None else CustomDef(name=self.name, description=self.description,
+                                                         format=self.format)
 
 
 class NamespaceTool(_Tool):
@@ -111,3 +107,15 @@ Tool = Annotated[
 
 class LegacyFunction(FunctionDef):
     """Chat's deprecated top-level ``functions`` entries."""
+
+
+def chosen_tool_name(choice: dict[str, Any], api: str) -> Any:
+    """The tool a named ``tool_choice`` forces, read where its API puts it: Chat nests it under the
+    choice's type (``{"type": "function", "function": {"name": ...}}``, ChatCompletionNamedToolChoice),
+    Responses puts ``name`` on the choice (ToolChoiceFunction), as does Chat's legacy ``function_call``
+    (no ``type``). Neither API reads the other's place."""
+    kind = choice.get("type")
+    if api == "chat" and kind is not None:
+        nested = choice.get(kind)
+        return nested.get("name") if isinstance(nested, dict) else None
+    return choice.get("name")
