@@ -111,7 +111,8 @@ class Execution(_Strict):
                                                      "dropping the rows an earlier run wrote for it")
     # Same tokens whichever runs (tests/core/test_backends.py), so not part of the fingerprint.
     backend: Literal["auto", "tiktoken", "fastokens"] = Field(
-        "auto", description="BPE implementation; auto = fastokens when installed (extra 'fast'), else tiktoken")
+        "auto", description="BPE implementation; auto = fastokens where installed (by default where it has a "
+                            "wheel), else tiktoken")
 
 
 class JobConfig(_Strict):

@@ -26,6 +26,7 @@ from jobs.manifest import build_manifest
 from jobs.output import OutputDir, extends
 from jobs.sources import InputError, Shard, input_roots, list_shards
 from jobs.work import JobContext
+from tokcount_core import backends
 
 __all__ = ["JobResult", "Plan", "ensure_ray", "plan_job", "run_job"]
 
@@ -97,6 +98,9 @@ def make_pool(engine: str, config: JobConfig, input_bytes: int, counter: type[Ro
         # The same tokens either way (tests/core/test_backends.py), but fastokens takes ~1.6 s more to
         # build, paid back from about here on (32 MB: 3.5-3.9 s either way; README, Benchmark).
         config = config.with_updates(**{"execution.backend": "tiktoken"})
+    elif config.execution.backend == "auto" and not backends.available("fastokens"):
+        log("tokcount: note: the fast exact backend (fastokens) has no wheel for this platform; counting with "
+            "tiktoken (the same tokens, about 3x slower)")
     if engine == "ray":
         return RayPool(config, counter, log)
     if engine == "local":

@@ -25,7 +25,7 @@ _DIVERGENT_CHARS = tuple(map(chr, sorted(DIVERGENT_CODE_POINTS)))
 
 
 def available(name: str) -> bool:
-    """Whether backend ``name`` can be used here (fastokens is the optional ``fast`` extra)."""
+    """Whether backend ``name`` can be used here (fastokens: a default dependency only where it has a wheel)."""
     if name == "tiktoken":
         return True
     try:

@@ -100,8 +100,8 @@ _backend = "tiktoken"
 
 def set_backend(name: str) -> str:
     """Pick the BPE implementation of this process: ``tiktoken`` (the default), ``fastokens``
-    (identical tokens, several times faster; the optional ``fast`` extra) or ``auto`` (fastokens
-    when installed). Returns the backend now in use. Per process: Ray workers set their own."""
+    (identical tokens, several times faster; installed by default where it has a wheel) or ``auto``
+    (fastokens when installed). Returns the backend now in use. Per process: Ray workers set their own."""
     global _backend
     _backend = resolve_backend(name)
     return _backend
@@ -114,7 +114,8 @@ def resolve_backend(name: str) -> str:
     if name not in backends.BACKENDS:
         raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(backends.BACKENDS)} or auto")
     if not backends.available(name):
-        raise ImportError(f"backend {name!r} is not installed: pip install 'tokcount[fast]'")
+        raise ImportError(f"backend {name!r} is not installed here (no wheel for this platform?): "
+                          f"pip install fastokens")
     return name
 
 
