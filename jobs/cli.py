@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, NoReturn
 
@@ -42,6 +42,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """Seconds and the like: finite and above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
     return value
 
 
@@ -127,6 +138,8 @@ def add_job_arguments(p: argparse.ArgumentParser) -> None:
     engine.add_argument("--engine", choices=("auto", "ray", "local", "in-process"),
                         help="force one: ray, local (a process per core) or in-process; default auto")
     p.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+    p.add_argument("--progress-every", type=positive_float, default=30.0, metavar="SECONDS",
+                   help="without a terminal, a progress line at most this often (default: 30)")
 
 
 def add_count_arguments(p: argparse.ArgumentParser) -> None:
@@ -185,10 +198,15 @@ def split_paths(args: argparse.Namespace) -> tuple[list[str], str]:
     return inputs, output
 
 
-def job_log(args: argparse.Namespace) -> Callable[[str], None]:
-    from jobs.pipeline import log_stderr
+def job_output(args: argparse.Namespace) -> dict[str, Any]:
+    """Where a job's messages go: nowhere with ``--quiet``; else a live bar on a terminal (a line every
+    ``--progress-every`` seconds elsewhere), with warnings printed above it."""
+    from jobs.progress import Progress
 
-    return (lambda _msg: None) if args.quiet else log_stderr
+    if args.quiet:
+        return {"log": lambda _msg: None, "progress": None}
+    progress = Progress(interval=args.progress_every)
+    return {"log": progress.log, "progress": progress}
 
 
 def run_count(args: argparse.Namespace) -> int:
@@ -196,7 +214,7 @@ def run_count(args: argparse.Namespace) -> int:
 
     inputs, output = split_paths(args)
     config = config_from_args(args)
-    result = run_job(inputs, output, config, overwrite=args.overwrite, log=job_log(args))
+    result = run_job(inputs, output, config, overwrite=args.overwrite, **job_output(args))
     print(summary_line(result.manifest))
     return 0
 
@@ -207,7 +225,7 @@ def run_finetune(args: argparse.Namespace) -> int:
     inputs, output = split_paths(args)
     options = FinetuneOptions(args.model, args.epochs, args.max_example_tokens, args.pricing)
     summary = run_finetune(inputs, output, job_config_from_args(args), options, overwrite=args.overwrite,
-                           log=job_log(args))
+                           **job_output(args))
     print_summary(summary, output)
     return 0
 
@@ -218,7 +236,8 @@ def run_batch(args: argparse.Namespace) -> int:
     inputs, output = split_paths(args)
     options = BatchOptions(args.model, args.endpoint, args.max_requests, args.max_bytes,
                            args.max_enqueued_tokens, args.pricing)
-    plan = run_batch(inputs, output, job_config_from_args(args), options, overwrite=args.overwrite, log=job_log(args))
+    plan = run_batch(inputs, output, job_config_from_args(args), options, overwrite=args.overwrite,
+                     **job_output(args))
     print(plan_table(plan), end="")
     return 0
 

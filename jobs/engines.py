@@ -33,6 +33,7 @@ from jobs.sources import Digest, Shard
 from jobs.work import JobContext, PartResult, ShardWorker
 
 OnMarker = Callable[[Shard, dict[str, Any]], None]
+OnProgress = Callable[[float, ShardStats], None]
 
 
 class LocalPool:
@@ -208,6 +209,7 @@ class _Split:
 
     def __init__(self, shard: Shard, digest: Digest | None, pieces: int):
         self.shard, self.digest, self.left = shard, digest, pieces
+        self.share = shard.size / pieces  # stored bytes a piece stands for, for progress
         self.results: list[PartResult] = []
 
     def add(self, result: PartResult, context: JobContext, out: Any) -> dict[str, Any] | None:
@@ -230,8 +232,9 @@ Pool = LocalPool | ForkPool | RayPool
 
 
 def schedule(pool: Pool, shards: list[Shard], context: JobContext, split_bytes: int,
-             out: Any, on_marker: OnMarker) -> float | None:
+             out: Any, on_marker: OnMarker, on_progress: OnProgress | None = None) -> float | None:
     """Run every shard to its commit; returns when the first piece started counting (monotonic).
+    ``on_progress`` hears of every finished piece: the stored bytes it stands for and its stats.
 
     A shard whose worker was killed too often (``WorkerKilled``) is given up, the others are
     finished, then the first such error is raised: a rerun resumes with only those shards left."""
@@ -268,12 +271,17 @@ def schedule(pool: Pool, shards: list[Shard], context: JobContext, split_bytes: 
                 continue
             if method == "count_shard":
                 on_marker(shard, result)
+                if on_progress:
+                    on_progress(shard.size, ShardStats(**result["stats"]))
             elif method == "index":
                 pieces, digest = result
                 pending[shard.uri] = _Split(shard, digest, len(pieces))
                 queue.extendleft(("count_range", (p,)) for p in reversed(pieces))
-            elif (marker := pending[shard.uri].add(result, context, out)) is not None:
-                on_marker(shard, marker)
+            else:
+                if on_progress:
+                    on_progress(pending[shard.uri].share, result.stats)
+                if (marker := pending[shard.uri].add(result, context, out)) is not None:
+                    on_marker(shard, marker)
     if failed:
         error = next(iter(failed.values()))
         raise WorkerKilled(error.uri, error.cause, [uri for uri in failed if uri != error.uri])

@@ -24,6 +24,7 @@ from jobs.counting import RowCounter
 from jobs.engines import ForkPool, LocalPool, Pool, RayPool, ensure_ray, ray_info, schedule
 from jobs.manifest import build_manifest
 from jobs.output import OutputDir, extends
+from jobs.progress import Progress
 from jobs.sources import InputError, Shard, input_roots, list_shards
 from jobs.work import JobContext
 from tokcount_core import backends
@@ -109,8 +110,10 @@ def make_pool(engine: str, config: JobConfig, input_bytes: int, counter: type[Ro
 
 
 def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pafs.FileSystem | None = None,
-            overwrite: bool = False, log: Log = log_stderr, counter: type[RowCounter] = RowCounter) -> JobResult:
-    """``counter`` turns lines into rows: ``RowCounter``, or a subclass with more columns (``jobs.datasets``)."""
+            overwrite: bool = False, log: Log = log_stderr, counter: type[RowCounter] = RowCounter,
+            progress: Progress | None = None) -> JobResult:
+    """``counter`` turns lines into rows: ``RowCounter``, or a subclass with more columns (``jobs.datasets``).
+    With ``progress``, finished pieces feed it (a bar or periodic lines) instead of a line per shard."""
     started = time.time()
     began = time.monotonic()
     pool: Pool | None = None
@@ -134,13 +137,14 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
             planning.result().out.release()
         raise
     try:
-        return _run(plan, pool, inputs, output, config, filesystem, log, started, began)
+        return _run(plan, pool, inputs, output, config, filesystem, log, started, began, progress)
     finally:
         plan.out.release()
 
 
 def _run(plan: Plan, pool: Pool, inputs: list[str], output: str, config: JobConfig,
-         filesystem: pafs.FileSystem | None, log: Log, started: float, began: float) -> JobResult:
+         filesystem: pafs.FileSystem | None, log: Log, started: float, began: float,
+         progress: Progress | None) -> JobResult:
     try:
         usage = load_batch_usage(config.usage_from, filesystem)
     except BaseException:
@@ -164,7 +168,8 @@ def _run(plan: Plan, pool: Pool, inputs: list[str], output: str, config: JobConf
         markers[shard.uri] = marker
         stats = marker["stats"]
         errors = sum(stats["errors"].values())
-        log(f"  [{len(markers)}/{len(plan.todo)}] {shard.uri}: {stats['records']} records, {errors} errors")
+        if progress is None:
+            log(f"  [{len(markers)}/{len(plan.todo)}] {shard.uri}: {stats['records']} records, {errors} errors")
 
     for shard in plan.todo:
         plan.out.discard(shard)
@@ -173,10 +178,15 @@ def _run(plan: Plan, pool: Pool, inputs: list[str], output: str, config: JobConf
         if isinstance(pool, RayPool) and plan.todo:
             pool.wait_ready()  # for the start-up time in the manifest: actors are ready to count
         ready = time.monotonic()
-        schedule(pool, plan.todo, context, config.execution.split_bytes, plan.out, finished)
+        if progress is not None:
+            progress.start(todo_bytes)
+        schedule(pool, plan.todo, context, config.execution.split_bytes, plan.out, finished,
+                 progress.advance if progress is not None else None)
         counted_at = time.monotonic()
         info = ray_info() if isinstance(pool, RayPool) else None
     finally:
+        if progress is not None:
+            progress.close()
         pool.close()
 
     counted = dict(markers)

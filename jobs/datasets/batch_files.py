@@ -25,6 +25,7 @@ from jobs.config import ConfigError, JobConfig
 from jobs.counting import core_settings
 from jobs.output import OutputDir
 from jobs.pipeline import Log, log_stderr, run_job
+from jobs.progress import Progress
 from jobs.records import Unwrapper
 from jobs.reports.pricing import PriceBook, load_prices
 
@@ -155,7 +156,7 @@ class Planner:
 
 
 def run_batch(inputs: list[str], outdir: str, config: JobConfig, options: BatchOptions, *,
-              overwrite: bool = False, log: Log = log_stderr) -> dict[str, Any]:
+              overwrite: bool = False, log: Log = log_stderr, progress: Progress | None = None) -> dict[str, Any]:
     if options.endpoint is not None and options.endpoint not in ENDPOINT_API:
         raise ConfigError(f"--endpoint must be one of {', '.join(ENDPOINT_API)}, got {options.endpoint}")
     if options.max_requests < 1 or options.max_bytes < 1:
@@ -165,7 +166,7 @@ def run_batch(inputs: list[str], outdir: str, config: JobConfig, options: BatchO
     config = config.with_updates(**{"model": options.model, "output.keep_record": True,
                                     "execution.replace_changed": True})
     out = OutputDir(outdir)
-    result = run_job(inputs, out.join(COUNTS), config, overwrite=overwrite, log=log)
+    result = run_job(inputs, out.join(COUNTS), config, overwrite=overwrite, log=log, progress=progress)
     _remove_previous_plan(out)
     planner = Planner(out, config, options)
     counts = OutputDir(out.join(COUNTS), out.fs)

@@ -23,6 +23,7 @@ from jobs.counting import core_settings
 from jobs.datasets.examples import NO_LIMIT, ExampleCounter
 from jobs.output import OutputDir
 from jobs.pipeline import Log, log_stderr, run_job
+from jobs.progress import Progress
 from jobs.reports.pricing import load_prices
 
 # The cookbook's defaults, verbatim (finetune_facts.md §1.4): target 3 epochs, clamped so that
@@ -68,7 +69,7 @@ def example_limit(config: JobConfig, options: FinetuneOptions) -> int | None:
 
 
 def run_finetune(inputs: list[str], output: str, config: JobConfig, options: FinetuneOptions, *,
-                 overwrite: bool = False, log: Log = log_stderr) -> dict[str, Any]:
+                 overwrite: bool = False, log: Log = log_stderr, progress: Progress | None = None) -> dict[str, Any]:
     if options.epochs is not None and not 1 <= options.epochs <= MAX_DEFAULT_EPOCHS:
         raise ConfigError(f"--epochs must be 1..{MAX_DEFAULT_EPOCHS}, got {options.epochs}")
     prices = load_prices(options.pricing) if options.pricing else None  # a bad price file fails first
@@ -77,7 +78,7 @@ def run_finetune(inputs: list[str], output: str, config: JobConfig, options: Fin
     config = config.with_updates(**{"format": "finetune", "model": options.model, "output.keep_record": True,
                                     "output.max_input_tokens": NO_LIMIT if limit is None else limit,
                                     "execution.replace_changed": True})
-    result = run_job(inputs, output, config, overwrite=overwrite, log=log, counter=ExampleCounter)
+    result = run_job(inputs, output, config, overwrite=overwrite, log=log, counter=ExampleCounter, progress=progress)
     out = OutputDir(output)
     rows = pa.concat_tables(pq.read_table(out.join(rel), columns=_COLUMNS, filesystem=out.fs)
                             for shard in result.manifest["inputs"] for rel in shard["outputs"])
