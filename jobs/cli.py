@@ -10,14 +10,18 @@ finished shards for a rerun. Bad records never stop the job, they become error r
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs.config import ConfigError, JobConfig, load_config
 from jobs.sources import InputError
+
+if TYPE_CHECKING:
+    from jobs.server import ServeOptions
 
 EXIT_FATAL = 2
 
@@ -60,7 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
     serve.add_argument("--api-key", default=os.environ.get("TOKCOUNT_API_KEY"),
                        help="require 'Authorization: Bearer KEY' (default: TOKCOUNT_API_KEY; unset: no auth)")
-    serve.add_argument("--timeout", type=float, default=30.0, help="seconds per request before a 504 (default: 30)")
+    serve.add_argument("--timeout", type=float, default=30.0,
+                       help="seconds from a request's headers to its answer before a 504 (default: 30)")
+    serve.add_argument("--header-timeout", type=float, default=10.0,
+                       help="seconds for a request's line and headers to arrive, else the connection closes "
+                            "(default: 10)")
+    serve.add_argument("--max-connections", type=int, default=500,
+                       help="open connections per worker; more get a 503 (default: 500)")
+    serve.add_argument("--max-batch-items", type=int, default=1000,
+                       help="bodies per POST /v1/count_tokens/batch; more get a 413 (default: 1000)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
     serve.add_argument("--config", help="YAML job config: registry overrides, limits, backend")
@@ -113,6 +125,30 @@ def config_from_args(args: argparse.Namespace) -> JobConfig:
         "output.tokens": args.tokens, "output.context": args.context,
         "execution.verify_inputs": args.verify_inputs,
     })
+
+
+def serve_options(args: argparse.Namespace) -> ServeOptions:
+    """The serve flags, each checked before anything binds: a bad one is refused naming it, never
+    turned into a server that cannot work (no timeout, no workers) or is open by accident (empty key)."""
+    for flag, seconds in (("--timeout", args.timeout), ("--header-timeout", args.header_timeout)):
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise ConfigError(f"{flag} must be a positive number of seconds, not {seconds}")
+    for flag, number in (("--workers", args.workers), ("--max-connections", args.max_connections),
+                         ("--max-batch-items", args.max_batch_items)):
+        if number < 1:
+            raise ConfigError(f"{flag} must be at least 1, not {number}")
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port must be 0 to 65535, not {args.port}")
+    key = args.api_key
+    if key is not None and (not key.strip() or key != key.strip()):
+        # An empty TOKCOUNT_API_KEY is a secret that failed to load; only an unset one means no auth.
+        raise ConfigError("--api-key (or TOKCOUNT_API_KEY) is empty or has surrounding whitespace; "
+                          "unset it to serve without authentication")
+    from jobs.server import ServeOptions
+
+    config = load_config(args.config).with_updates(model=args.model)
+    return ServeOptions(config, api_key=key, timeout=args.timeout, header_timeout=args.header_timeout,
+                        max_connections=args.max_connections, max_batch_items=args.max_batch_items)
 
 
 def summary_line(manifest: dict[str, Any]) -> str:
@@ -203,11 +239,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "batch":
             return run_batch(args)
         if args.command == "serve":
-            from jobs.server import ServeOptions, run_serve
+            from jobs.server import run_serve
 
-            config = load_config(args.config).with_updates(model=args.model)
-            options = ServeOptions(config, api_key=args.api_key or None, timeout=args.timeout)
-            return run_serve(args.host, args.port, options, workers=args.workers)
+            return run_serve(args.host, args.port, serve_options(args), workers=args.workers)
         return run_count(args)
     # OSError: also a disk or input failing mid-run, or an input that kept killing its worker (retries.WorkerKilled)
     except (ConfigError, InputError, OSError) as exc:

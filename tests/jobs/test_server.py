@@ -37,7 +37,7 @@ LIMITS = {"max_record_bytes": 100_000}
 @contextmanager
 def serving(options: ServeOptions) -> Iterator[str]:
     """The app under uvicorn in a thread, on a free port; yields the root URL."""
-    config = uvicorn_config(create_app(options), "127.0.0.1", 0)
+    config = uvicorn_config(create_app(options), "127.0.0.1", 0, options)
     sock = config.bind_socket()
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
