@@ -202,7 +202,7 @@ def _split_batch(raw: bytes, max_items: int) -> list[bytes]:
     bodies = list(islice(items, max_items + 1))
     if len(bodies) > max_items:
         raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(ErrorCode.TOO_LARGE),
-                      f"batch has more than {max_items} bodies; send at most {max_items} per request", True)
+                      f"batch has more than {max_items} bodies; send at most {max_items} per request")
     return bodies
 
 
