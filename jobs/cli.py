@@ -14,10 +14,13 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from jobs.config import ConfigError, JobConfig, load_config
 from jobs.sources import InputError
+
+if TYPE_CHECKING:
+    from jobs.server import ServeOptions
 
 EXIT_FATAL = 2
 
@@ -53,6 +56,16 @@ def positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
+    return value
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0 to 65535 (0 picks a free port), got {value}")
     return value
 
 
@@ -112,12 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="input tokens per file (your tier's batch queue limit)")
     batch.add_argument("--pricing", help="price file for batch input prices (see configs/pricing.yaml)")
     serve = sub.add_parser("serve", help="answer /v1/responses/input_tokens and /v1/count_tokens over HTTP")
-    serve.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
+    serve.add_argument("--workers", type=positive_int, default=1, help="server processes (default: 1)")
     serve.add_argument("--api-key", default=os.environ.get("TOKCOUNT_API_KEY"),
                        help="require 'Authorization: Bearer KEY' (default: TOKCOUNT_API_KEY; unset: no auth)")
-    serve.add_argument("--timeout", type=float, default=30.0, help="seconds per request before a 504 (default: 30)")
+    serve.add_argument("--timeout", type=positive_float, default=30.0,
+                       help="seconds from a request's headers to its answer before a 504 (default: 30)")
+    serve.add_argument("--header-timeout", type=positive_float, default=10.0,
+                       help="seconds for a request's line and headers to arrive, else the connection closes "
+                            "(default: 10)")
+    serve.add_argument("--max-connections", type=positive_int, default=500,
+                       help="open connections per worker; more get a 503 (default: 500)")
+    serve.add_argument("--max-batch-items", type=positive_int, default=1000,
+                       help="bodies per POST /v1/count_tokens/batch; more get a 413 (default: 1000)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port (default: 8080; 0 picks a free one)")
+    serve.add_argument("--port", type=port_number, default=8080, help="port (default: 8080; 0 picks a free one)")
     serve.add_argument("--config", help="YAML job config: registry overrides, limits, backend")
     serve.add_argument("--model", help="model to use if a body has none")
     return parser
@@ -173,6 +194,21 @@ def config_from_args(args: argparse.Namespace) -> JobConfig:
         "output.tokens": args.tokens, "output.context": args.context,
         "execution.verify_inputs": args.verify_inputs,
     })
+
+
+def serve_options(args: argparse.Namespace) -> ServeOptions:
+    """The serve options, checked before anything binds (the numbers by their argument types): a
+    server is never open by accident (an empty key)."""
+    key = args.api_key
+    if key is not None and (not key.strip() or key != key.strip()):
+        # An empty TOKCOUNT_API_KEY is a secret that failed to load; only an unset one means no auth.
+        raise ConfigError("--api-key (or TOKCOUNT_API_KEY) is empty or has surrounding whitespace; "
+                          "unset it to serve without authentication")
+    from jobs.server import ServeOptions
+
+    config = load_config(args.config).with_updates(model=args.model)
+    return ServeOptions(config, api_key=key, timeout=args.timeout, header_timeout=args.header_timeout,
+                        max_connections=args.max_connections, max_batch_items=args.max_batch_items)
 
 
 def summary_line(manifest: dict[str, Any]) -> str:
@@ -269,11 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "batch":
             return run_batch(args)
         if args.command == "serve":
-            from jobs.server import ServeOptions, run_serve
+            from jobs.server import run_serve
 
-            config = load_config(args.config).with_updates(model=args.model)
-            options = ServeOptions(config, api_key=args.api_key or None, timeout=args.timeout)
-            return run_serve(args.host, args.port, options, workers=args.workers)
+            return run_serve(args.host, args.port, serve_options(args), workers=args.workers)
         return run_count(args)
     # OSError: also a disk or input failing mid-run, or an input that kept killing its worker (retries.WorkerKilled)
     except (ConfigError, InputError, OSError) as exc:

@@ -7,31 +7,41 @@ Everything that goes wrong arrives in OpenAI's error shape with a closed code.
 
 Bodies up to ``INLINE_BYTES`` (a few milliseconds of counting at most) are counted on the event loop,
 with no thread hop. Larger ones go to a thread so the loop keeps answering and the request timeout can
-fire (the thread finishes its count in the background; Python cannot stop it).
+fire (Python cannot stop a thread: a single body finishes its count in the background, a batch stops at
+its next item).
+
+Slow and idle clients are bounded below the app, in the HTTP protocol (``GuardedProtocol``): a request
+head must arrive within ``header_timeout`` and each worker keeps at most ``max_connections`` open.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hmac
+import json
 import os
+import re
 import shutil
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http import HTTPStatus
+from itertools import islice
 from typing import Any, TypeVar
 
 import orjson
 import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
 from jobs.config import JobConfig
@@ -47,6 +57,7 @@ INLINE_BYTES = 64 * 1024
 OPTIONS_ENV = "TOKCOUNT_SERVE_OPTIONS"  # how ``--workers N`` hands the options to each worker
 _STATUS = {ErrorCode.TOO_LARGE: HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
            ErrorCode.INTERNAL_ERROR: HTTPStatus.INTERNAL_SERVER_ERROR}
+CLIENT_CLOSED = 499  # nginx's "client closed request": the client left before its body arrived, no server error
 T = TypeVar("T")
 
 
@@ -54,16 +65,18 @@ T = TypeVar("T")
 class ServeOptions:
     config: JobConfig
     api_key: str | None = None  # when set, every path but /healthz needs ``Authorization: Bearer <key>``
-    timeout: float = 30.0  # seconds from request to response before a 504
+    timeout: float = 30.0  # seconds from the end of the request head to the response before a 504
+    header_timeout: float = 10.0  # seconds for a request head (line and headers) to arrive
+    max_connections: int = 500  # open connections per worker; well under the usual 1,024 file descriptors
+    max_batch_items: int = 1000  # bodies in one POST /v1/count_tokens/batch
 
     def to_json(self) -> str:
-        return orjson.dumps({"config": self.config.model_dump(mode="json"), "api_key": self.api_key,
-                             "timeout": self.timeout}).decode()
+        return orjson.dumps({**dataclasses.asdict(self), "config": self.config.model_dump(mode="json")}).decode()
 
     @classmethod
     def from_json(cls, text: str) -> ServeOptions:
         data = orjson.loads(text)
-        return cls(JobConfig.model_validate(data["config"]), data["api_key"], data["timeout"])
+        return cls(**{**data, "config": JobConfig.model_validate(data["config"])})
 
 
 class Refused(Exception):
@@ -91,6 +104,7 @@ class CountingService:
     def __init__(self, options: ServeOptions, metrics: Metrics) -> None:
         self.config = options.config
         self.registry, self.limits = core_settings(options.config)  # encoders built before any traffic
+        self.max_batch_items = options.max_batch_items
         self.metrics = metrics
 
     def count(self, body: bytes | dict[str, Any], api: str, tokens: bool = False) -> CountResult:
@@ -141,8 +155,12 @@ class CountingService:
         """A JSON array (or JSON lines) of Bifrost bodies in; ``{"object": "list", "data": [...]}`` out,
         one item per body in order: Bifrost's body, or ``{"error": ...}`` for that body alone."""
         raw = await self.read_body(request)
-        bodies = _split_batch(raw)
-        results = await _off_loop_if_large(len(raw), lambda: [self.count(b, "bifrost") for b in bodies])
+        cancelled = threading.Event()
+        try:
+            results = await _off_loop_if_large(
+                len(raw), lambda: self.count_all(_split_batch(raw, self.max_batch_items), cancelled))
+        finally:
+            cancelled.set()  # on a 504 the thread, which asyncio cannot stop, stops at its next body
         data = []
         for index, result in enumerate(results):
             _, body = self.answer("bifrost", result)
@@ -150,6 +168,16 @@ class CountingService:
                 body["error"]["message"] = f"[{index}] {body['error']['message']}"
             data.append(body)
         return _json(HTTPStatus.OK, {"object": "list", "data": data})
+
+    def count_all(self, bodies: list[bytes], cancelled: threading.Event) -> list[CountResult]:
+        """Each body's count, in order; cut short once nobody waits for the answer, so a timed-out
+        batch frees its thread and memory within one body."""
+        results = []
+        for body in bodies:
+            if cancelled.is_set():
+                break
+            results.append(self.count(body, "bifrost"))
+        return results
 
     async def healthz(self, request: Request) -> Response:
         # Reachable only once this worker's encoders are built: the app is made after core_settings.
@@ -159,14 +187,56 @@ class CountingService:
         return Response(self.metrics.render(), headers={"content-type": self.metrics.content_type})
 
 
-def _split_batch(raw: bytes) -> list[bytes]:
-    """Each body as bytes, so an array item and a JSON line are checked alike (a string is no body)."""
-    if raw.lstrip()[:1] != b"[":
-        return [line for line in raw.split(b"\n") if line.strip()]
-    try:
-        return [orjson.dumps(body) for body in orjson.loads(raw)]
-    except orjson.JSONDecodeError as exc:
-        raise Refused(HTTPStatus.BAD_REQUEST, str(ErrorCode.INVALID_JSON), f"batch is not valid JSON: {exc}") from None
+_JSON_SPACE = re.compile(r"[ \t\n\r]*")
+_SCANNER = json.JSONDecoder()
+
+
+def _split_batch(raw: bytes, max_items: int) -> list[bytes]:
+    """Each body as bytes, so an array item and a JSON line are checked alike (a string is no body).
+
+    Bodies are cut out one at a time and the cutting stops at ``max_items + 1``: a 1 MB ``[{},{},...]``
+    is refused with 413 after a thousand tiny parses, never turned into 400,000 objects."""
+    text = raw.decode("latin-1")  # one character per byte: text offsets are offsets into raw
+    start = _JSON_SPACE.match(text).end()
+    items = _array_items(raw, text, start + 1) if text.startswith("[", start) else _lines(raw, text, start)
+    bodies = list(islice(items, max_items + 1))
+    if len(bodies) > max_items:
+        raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, str(ErrorCode.TOO_LARGE),
+                      f"batch has more than {max_items} bodies; send at most {max_items} per request")
+    return bodies
+
+
+def _lines(raw: bytes, text: str, start: int) -> Iterator[bytes]:
+    """The non-blank lines, from ``start`` (the first non-blank character)."""
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        yield raw[start:end]
+        start = _JSON_SPACE.match(text, end).end()
+
+
+def _array_items(raw: bytes, text: str, position: int) -> Iterator[bytes]:
+    """The items of the JSON array whose ``[`` ends at ``position``, each as its own bytes."""
+    position = _JSON_SPACE.match(text, position).end()
+    more = not text.startswith("]", position)
+    while more:
+        try:
+            _, end = _SCANNER.raw_decode(text, position)
+        except (ValueError, RecursionError) as exc:
+            raise _not_json(str(exc)) from None
+        yield raw[position:end]
+        position = _JSON_SPACE.match(text, end).end()
+        more = text.startswith(",", position)
+        if more:
+            position = _JSON_SPACE.match(text, position + 1).end()
+    if not text.startswith("]", position):
+        raise _not_json(f"expected ',' or ']' at byte {position}")
+    if _JSON_SPACE.match(text, position + 1).end() != len(text):
+        raise _not_json(f"data after the array at byte {position + 1}")
+
+
+def _not_json(reason: str) -> Refused:
+    return Refused(HTTPStatus.BAD_REQUEST, str(ErrorCode.INVALID_JSON), f"batch is not valid JSON: {reason}")
 
 
 async def _off_loop_if_large(size: int, work: Callable[[], T]) -> T:
@@ -178,7 +248,7 @@ class Guard:
 
     def __init__(self, app: ASGIApp, api_key: str | None, timeout: float, metrics: Metrics) -> None:
         self.app, self.metrics, self.timeout = app, metrics, timeout
-        self.authorization = f"Bearer {api_key}".encode() if api_key else None
+        self.api_key = api_key.encode() if api_key else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -194,7 +264,7 @@ class Guard:
             await send(message)
 
         try:
-            if self.authorization and path not in OPEN_PATHS and not self._authorized(scope):
+            if self.api_key and path not in OPEN_PATHS and not self._authorized(scope):
                 await self._refuse(scope, observed, Refused(HTTPStatus.UNAUTHORIZED, "invalid_api_key",
                                                             "missing or incorrect API key (Authorization: Bearer ...)",
                                                             True))
@@ -211,8 +281,10 @@ class Guard:
             self.metrics.observe(endpoint, status or HTTPStatus.INTERNAL_SERVER_ERROR, time.perf_counter() - started)
 
     def _authorized(self, scope: Scope) -> bool:
+        """``Bearer KEY``, the scheme in any case (RFC 7235: it is case-insensitive)."""
         given = next((v for k, v in scope["headers"] if k == b"authorization"), b"")
-        return hmac.compare_digest(given, self.authorization or b"")
+        scheme, _, key = given.partition(b" ")
+        return scheme.lower() == b"bearer" and hmac.compare_digest(key.lstrip(b" "), self.api_key or b"")
 
     async def _refuse(self, scope: Scope, send: Send, refusal: Refused) -> None:
         self.metrics.errors.labels(refusal.code).inc()
@@ -240,11 +312,16 @@ def create_app(options: ServeOptions) -> Guard:
         metrics.errors.labels(code).inc()
         return _json(exc.status_code, error_body(exc.status_code, code, message), True)
 
+    async def client_gone(request: Request, exc: Exception) -> Response:
+        # Nobody reads this answer; its status is what /metrics records for the request.
+        return Response(status_code=CLIENT_CLOSED)
+
     routes = [Route(path, service.single, methods=["POST"]) for path in ROUTES]
     routes += [Route(BATCH_ROUTE, service.batch, methods=["POST"]),
                Route("/healthz", service.healthz, methods=["GET"]),
                Route("/metrics", service.metrics_page, methods=["GET"])]
-    app = Starlette(routes=routes, exception_handlers={Refused: refused, HTTPException: http_error})
+    app = Starlette(routes=routes, exception_handlers={Refused: refused, HTTPException: http_error,
+                                                         ClientDisconnect: client_gone})
     return Guard(app, options.api_key, options.timeout, metrics)
 
 
@@ -253,11 +330,73 @@ def app_from_env() -> Guard:
     return create_app(ServeOptions.from_json(os.environ[OPTIONS_ENV]))
 
 
-def uvicorn_config(app: Any, host: str, port: int, workers: int = 1, log_level: str = "warning") -> uvicorn.Config:
+class ServeConfig(uvicorn.Config):
+    """uvicorn's config with the limits ``GuardedProtocol`` reads (a module-level class: it is pickled
+    to each ``--workers N`` process)."""
+
+    def __init__(self, app: Any, *, header_timeout: float, max_connections: int, **kwargs: Any) -> None:
+        super().__init__(app, http=GuardedProtocol, **kwargs)
+        self.header_timeout, self.max_connections = header_timeout, max_connections
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the two guards against slow and idle clients (slowloris) it
+    lacks: a request head must be complete within ``header_timeout`` seconds of the connection opening
+    (or, on a kept-alive connection, of the next request's first byte), else the connection is closed;
+    and a connection past ``max_connections`` gets a 503 and is closed at once, so idle sockets cannot
+    take the worker's file descriptors. ``--timeout`` takes over once the head is in."""
+
+    def __init__(self, config: ServeConfig, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.header_timeout, self.max_connections = config.header_timeout, config.max_connections
+        self.head_deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if len(self.connections) > self.max_connections:
+            transport.write(BUSY_RESPONSE)
+            transport.close()
+            return
+        self._start_head_deadline()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.head_deadline is None:
+            self._start_head_deadline()
+
+    def on_headers_complete(self) -> None:
+        self._stop_head_deadline()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_deadline()
+        super().connection_lost(exc)
+
+    def _start_head_deadline(self) -> None:
+        self.head_deadline = self.loop.call_later(self.header_timeout, self.transport.close)
+
+    def _stop_head_deadline(self) -> None:
+        if self.head_deadline is not None:
+            self.head_deadline.cancel()
+            self.head_deadline = None
+
+
+def _busy_response() -> bytes:
+    body = orjson.dumps(error_body(HTTPStatus.SERVICE_UNAVAILABLE, "overloaded",
+                                   "too many open connections to this worker; retry"))
+    return (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n"
+            b"content-length: %d\r\n\r\n%s" % (len(body), body))
+
+
+BUSY_RESPONSE = _busy_response()
+
+
+def uvicorn_config(app: Any, host: str, port: int, options: ServeOptions, workers: int = 1,
+                   log_level: str = "warning") -> ServeConfig:
     # A long keep-alive: SDK clients hold pooled connections between bursts.
-    return uvicorn.Config(app, host=host, port=port, workers=workers, factory=isinstance(app, str),
-                          access_log=False, log_level=log_level, timeout_keep_alive=75,
-                          timeout_graceful_shutdown=5)
+    return ServeConfig(app, host=host, port=port, workers=workers, factory=isinstance(app, str),
+                       access_log=False, log_level=log_level, timeout_keep_alive=75, timeout_graceful_shutdown=5,
+                       header_timeout=options.header_timeout, max_connections=options.max_connections)
 
 
 def run_serve(host: str, port: int, options: ServeOptions, workers: int = 1) -> int:
@@ -268,9 +407,9 @@ def run_serve(host: str, port: int, options: ServeOptions, workers: int = 1) -> 
         metrics_dir = tempfile.mkdtemp(prefix="tokcount-metrics-")
         os.environ[MULTIPROC_ENV] = metrics_dir
         os.environ[OPTIONS_ENV] = options.to_json()
-        config = uvicorn_config("jobs.server:app_from_env", host, port, workers)
+        config = uvicorn_config("jobs.server:app_from_env", host, port, options, workers)
     else:
-        config = uvicorn_config(create_app(options), host, port)
+        config = uvicorn_config(create_app(options), host, port, options)
     sock = config.bind_socket()  # TCP: asyncio sets TCP_NODELAY on every connection, so no Nagle stalls
     print(f"tokcount: serving {', '.join([*ROUTES, BATCH_ROUTE])}, /healthz, /metrics with {workers} worker(s) on "
           f"http://{host}:{sock.getsockname()[1]}", flush=True)

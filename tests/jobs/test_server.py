@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
+import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,8 +16,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
 
 import openai
 import orjson
@@ -24,20 +29,23 @@ import uvicorn
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.bench.serve import run_load
+from jobs.cli import main
 from jobs.config import JobConfig
 from jobs.pipeline import run_job
-from jobs.server import ServeOptions, create_app, uvicorn_config
+from jobs.server import CountingService, ServeOptions, create_app, uvicorn_config
+from tests.data.bad.corpus import body, file_part, pdf, user
 from tokcount_core import count
 
 from .conftest import read_output
 
 LIMITS = {"max_record_bytes": 100_000}
+T = TypeVar("T")
 
 
 @contextmanager
 def serving(options: ServeOptions) -> Iterator[str]:
     """The app under uvicorn in a thread, on a free port; yields the root URL."""
-    config = uvicorn_config(create_app(options), "127.0.0.1", 0)
+    config = uvicorn_config(create_app(options), "127.0.0.1", 0, options)
     sock = config.bind_socket()
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -176,6 +184,73 @@ def test_batch_answers_each_body_in_order_with_its_own_error(root):
         count({"model": "gpt-4o", "input": "hi"}).input_tokens, "invalid_json"]
 
 
+def test_a_batch_over_the_item_bound_is_refused_before_anything_is_counted(root):
+    """1,000 bodies (the default bound) are answered; 1,001 get a 413 and not one of them is counted,
+    as a JSON array or as JSON lines."""
+    url, missing = f"{root}/v1/count_tokens/batch", ("tokcount_errors_total", (("code", "missing_model"),))
+    assert count(b"{}", api="bifrost").error_code == "missing_model"
+    for items in (1000, 1001):
+        for payload in (b"[" + b",".join([b"{}"] * items) + b"]", b"{}\n" * items):
+            before = _samples(f"{root}/metrics").get(missing, 0)
+            status, reply = _post(url, payload)
+            counted = _samples(f"{root}/metrics").get(missing, 0) - before
+            if items == 1000:
+                assert status == 200 and len(reply["data"]) == counted == 1000
+            else:
+                assert status == 413 and reply["error"]["code"] == "too_large" and counted == 0
+                assert "more than 1000 bodies" in reply["error"]["message"]
+
+
+def _peak_rss(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status)[1]) * 1024
+
+
+def test_a_huge_batch_is_refused_without_growing_the_server():
+    """The issue's ``[{},{},...]`` of 400,000 items (1.2 MB) took a worker from 580 MB to 2.4 GB; now a 413,
+    and the worker's peak memory grows by little more than the body."""
+    with serving_cli() as (root, process):
+        before = _peak_rss(process.pid)
+        status, reply = _post(f"{root}/v1/count_tokens/batch", b"[" + b",".join([b"{}"] * 400_000) + b"]")
+        assert status == 413 and reply["error"]["code"] == "too_large"
+        assert _peak_rss(process.pid) - before < 50_000_000
+
+
+def _batches_counting() -> list[list]:
+    """The ``results`` so far of each thread of this process inside ``CountingService.count_all``."""
+    found = []
+    for frame in sys._current_frames().values():
+        while frame is not None and frame.f_code is not CountingService.count_all.__code__:
+            frame = frame.f_back
+        if frame is not None and "results" in frame.f_locals:
+            found.append(frame.f_locals["results"])
+    return found
+
+
+def _wait_for(condition: Callable[[], T], seconds: float = 30) -> T:
+    """The condition's first truthy value, polled until ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while not (value := condition()):
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.01)
+    return value
+
+
+def test_a_timed_out_batch_stops_counting_at_its_next_body():
+    """asyncio cannot stop the count thread; after the 504 it finishes the body it is on and stops, rather
+    than count the other slow bodies (each a 400-page PDF, 50 ms) for nobody while holding the batch."""
+    bodies = [body(input=[user(file_part(pdf(pages=400, content=b"BT /F1 12 Tf 72 712 Td (Page %d) Tj ET" % i)))])
+              for i in range(200)]
+    with serving(ServeOptions(JobConfig(), timeout=1.0)) as root, ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(_post, f"{root}/v1/count_tokens/batch", b"[" + b",".join(bodies) + b"]")
+        results = _wait_for(_batches_counting)[0]
+        status, reply = answer.result()
+        counted_at_504 = len(results)
+        assert status == 504 and reply["error"]["code"] == "timeout"
+        _wait_for(lambda: not _batches_counting())
+        assert len(results) <= counted_at_504 + 1 and len(results) < len(bodies)
+
+
 def _samples(url: str) -> dict[tuple[str, tuple], float]:
     text = urllib.request.urlopen(url, timeout=10).read().decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -218,6 +293,11 @@ def test_auth_on_requires_the_key_except_for_healthz():
         assert _exchange(f"{root}/metrics")[0] == 401
         assert _exchange(f"{root}/metrics", headers={"Authorization": "Bearer sk-local"})[0] == 200
         assert _exchange(f"{root}/healthz")[0] == 200
+        # RFC 7235: the scheme is case-insensitive; the key is not
+        assert _exchange(f"{root}/metrics", headers={"Authorization": "bearer sk-local"})[0] == 200
+        assert _exchange(f"{root}/metrics", headers={"Authorization": "BEARER sk-local"})[0] == 200
+        assert _exchange(f"{root}/metrics", headers={"Authorization": "Bearer SK-LOCAL"})[0] == 401
+        assert _exchange(f"{root}/metrics", headers={"Authorization": "Basic sk-local"})[0] == 401
 
 
 def test_a_stalled_request_times_out_with_504():
@@ -247,22 +327,30 @@ def test_the_server_and_the_job_give_identical_counts(tmp_path):
     assert job[0]["input_tokens"] == 11 and job[3]["error_code"] == "unknown_model"
 
 
-@pytest.fixture(scope="module")
-def two_workers(tmp_path_factory) -> Iterator[str]:
-    """``tokcount serve --workers 2 --port 0`` as a user starts it; stopped with SIGINT."""
-    config = tmp_path_factory.mktemp("serve") / "job.yaml"
-    config.write_text("registry:\n  aliases: {prod-chat: gpt-5}\n")
-    process = subprocess.Popen([sys.executable, "-m", "jobs.cli", "serve", "--port", "0", "--workers", "2",
-                                "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+@contextmanager
+def serving_cli(*args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``tokcount serve --port 0 ARGS`` as a user starts it; yields its root URL and process (read its
+    stderr after the block), and stops it with SIGINT."""
+    process = subprocess.Popen([sys.executable, "-m", "jobs.cli", "serve", "--port", "0", *args],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    workers = args[args.index("--workers") + 1] if "--workers" in args else "1"
     try:
         line = process.stdout.readline()
-        assert line.startswith("tokcount: serving") and "2 worker(s)" in line, line + process.stderr.read()
+        assert line.startswith("tokcount: serving") and f"{workers} worker(s)" in line, line + process.stderr.read()
         root = line.rsplit(" ", 1)[1].strip()
         _wait_healthy(root)
-        yield root
+        yield root, process
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory) -> Iterator[str]:
+    config = tmp_path_factory.mktemp("serve") / "job.yaml"
+    config.write_text("registry:\n  aliases: {prod-chat: gpt-5}\n")
+    with serving_cli("--workers", "2", "--config", str(config)) as (root, _):
+        yield root
 
 
 def _wait_healthy(root: str) -> None:
@@ -296,3 +384,91 @@ def test_concurrent_load_loses_nothing_and_metrics_add_up_across_workers(two_wor
     after = _samples(f"{two_workers}/metrics")
     key = ("tokcount_requests_total", (("endpoint", endpoint), ("status", "200")))
     assert after[key] - before.get(key, 0) == requests  # summed over both workers
+
+
+def _socket(root: str) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", int(root.rsplit(":", 1)[1])), timeout=10)
+
+
+def _healthz_on(sock: socket.socket) -> None:
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK")
+
+
+def test_a_connection_that_sends_nothing_is_closed():
+    with serving(ServeOptions(JobConfig(), header_timeout=0.5)) as root, _socket(root) as sock:
+        assert sock.recv(1) == b""  # closed by the server, not our 10 s socket timeout
+
+
+def _closed_while_dribbling(sock: socket.socket, data: bytes) -> bool:
+    """Send ``data`` a byte at a time, about 20 a second; whether the server closed the connection first."""
+    sock.settimeout(0.05)
+    for byte in data:
+        try:
+            sock.sendall(bytes([byte]))
+            if sock.recv(1) == b"":
+                return True
+        except TimeoutError:
+            continue
+        except (ConnectionResetError, BrokenPipeError):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("kept_alive", [False, True], ids=["new-connection", "after-a-request"])
+def test_a_connection_dribbling_its_headers_is_closed(kept_alive):
+    """Slowloris: a request head that never completes (400 bytes at 20 a second) is cut off, on a new
+    connection and on a kept-alive one (whose keep-alive timer the first byte stops)."""
+    head = b"POST /v1/count_tokens HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 400
+    with serving(ServeOptions(JobConfig(), header_timeout=0.5)) as root, _socket(root) as sock:
+        if kept_alive:
+            _healthz_on(sock)
+        assert _closed_while_dribbling(sock, head)
+
+
+def test_connections_past_the_cap_get_a_503_and_are_closed():
+    with serving(ServeOptions(JobConfig(), max_connections=2)) as root:
+        with _socket(root) as first, _socket(root) as second:
+            _healthz_on(first)  # both open and the server's
+            _healthz_on(second)
+            status, reply = _raw(root, b"")
+            assert status == b"HTTP/1.1 503 Service Unavailable" and reply["error"]["code"] == "overloaded"
+        _wait_healthy(root)  # served again once they close
+
+
+def test_a_client_leaving_mid_upload_is_a_499_not_a_server_error():
+    """Anyone could raise the 5xx rate alerts watch: a disconnect was an ASGI traceback and a 500."""
+    with serving_cli() as (root, process):
+        with _socket(root) as sock:
+            sock.sendall(b"POST /v1/count_tokens HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+                         + b'{"model": "gpt-4o", "input": "' + b"a" * 1000)
+
+        def statuses() -> list[str]:
+            return [dict(labels)["status"] for (name, labels), _ in _samples(f"{root}/metrics").items()
+                    if name == "tokcount_requests_total" and dict(labels)["endpoint"] == "/v1/count_tokens"]
+
+        assert _wait_for(statuses) == ["499"]
+    log = process.stderr.read()
+    assert "Traceback" not in log and "Exception" not in log, log
+
+
+@pytest.mark.parametrize("args, named", [
+    (["--timeout", "nan"], "--timeout"), (["--timeout", "inf"], "--timeout"), (["--timeout", "0"], "--timeout"),
+    (["--header-timeout", "-1"], "--header-timeout"), (["--port", "99999"], "--port"), (["--port", "-1"], "--port"),
+    (["--workers", "0"], "--workers"), (["--workers", "-2"], "--workers"),
+    (["--max-batch-items", "0"], "--max-batch-items"), (["--max-connections", "0"], "--max-connections"),
+    (["--api-key", ""], "--api-key"), (["--api-key", "  "], "--api-key"), (["--api-key", "key\n"], "--api-key"),
+])
+def test_bad_serve_options_are_refused_naming_them(args, named, capsys):
+    assert main(["serve", *args]) == 2  # before anything binds
+    err = capsys.readouterr().err
+    assert err.startswith("tokcount: error: ") and named in err and err.count("\n") == 1, err
+
+
+def test_an_empty_api_key_variable_stops_the_server_in_one_line():
+    """An empty TOKCOUNT_API_KEY is a secret that failed to load: it was 'no auth'; only an unset one is."""
+    proc = subprocess.run([sys.executable, "-m", "jobs.cli", "serve", "--port", "0"], capture_output=True, text=True,
+                          env={**os.environ, "TOKCOUNT_API_KEY": ""}, timeout=20)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stdout + proc.stderr
+    assert proc.stderr.startswith("tokcount: error: ") and proc.stderr.count("\n") == 1
+    assert "TOKCOUNT_API_KEY" in proc.stderr
