@@ -18,7 +18,8 @@ from tokcount_core.render.chat import render_chat
 from tokcount_core.render.completions import render_completions
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.responses import render_responses
-from tokcount_core.result import CountResult, ErrorCode, RecordError
+from tokcount_core.result import CountResult, ErrorCode, EstimateReason, RecordError
+from tokcount_core.rules import use
 from tokcount_core.schema.items import ITEM_TAGS
 from tokcount_core.schema.parts import PART_TAGS
 from tokcount_core.schema.requests import (
@@ -96,7 +97,9 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
         raise RecordError(ErrorCode.UNKNOWN_MODEL, f"model: {exc}") from exc
     ctx = RenderContext(spec=spec, api="responses" if kind == "bifrost" else kind, as_of=day, limits=limits,
                         image_hints=images)
-    if unverified:
+    if unverified is EstimateReason.UNVERIFIED_RULE:
+        use(ctx, "model.no_reference_case")
+    elif unverified:
         ctx.estimate(unverified)
     try:
         if kind == "chat":

@@ -96,6 +96,8 @@ class CountResult(BaseModel):
     api: str | None = None
     estimated: bool = False
     estimate_reasons: list[str] = Field(default_factory=list)
+    rules: list[str] = Field(default_factory=list)  # ids of the rules the count used (tokcount_core/rules.py)
+    unverified_rules: list[str] = Field(default_factory=list)  # those of them that flagged it unverified_rule
     error_code: ErrorCode | None = None
     error_message: str | None = None
     tokens: list[int] | None = None

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.messages import message, split_content
-from tokcount_core.render.response_format import FORMAT_BLOCK_FROM, format_block
+from tokcount_core.render.response_format import format_block
 from tokcount_core.render.segments import fixed, text
 from tokcount_core.render.tool_calls import (
     PARALLEL,
-    PARALLEL_RESULTS_RAW_FROM,
     compact_arguments,
     parallel_calls_body,
     parallel_results_body,
@@ -17,6 +16,7 @@ from tokcount_core.render.tool_choice import tool_choice_cost
 from tokcount_core.render.tools import custom_tool_framing, tool_definitions, tools_block
 from tokcount_core.render.typescript import is_comment_free
 from tokcount_core.result import EstimateReason
+from tokcount_core.rules import old_era, use, value
 from tokcount_core.schema.chat import ChatMessage
 from tokcount_core.schema.requests import ChatBody
 from tokcount_core.schema.tools import FunctionDef
@@ -29,20 +29,18 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     functions = [*tool_definitions(ctx, body.tools or []), *(body.functions or [])]
     custom_tool_framing(ctx, functions)
     if body.functions and not spec.legacy_shapes_verified:
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        use(ctx, "chat.functions.legacy_shapes_gpt4")
     if not spec.tool_history_verified and any(m.tool_calls or m.role == "tool" for m in body.messages):
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
-    block = tools_block(ctx, functions, first_flat_multiline=spec.reasoning and spec.chat_first_flat_multiline)
-    if spec.reasoning and "chat_first_flat_multiline" in spec.one_app_fields and any(
-            isinstance(f, FunctionDef) and is_comment_free(f.parameters) for f in functions):
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        use(ctx, "chat.tool_history.gpt4")
+    first_flat_multiline = spec.reasoning and any(
+        isinstance(f, FunctionDef) and is_comment_free(f.parameters) for f in functions) and value(
+        ctx, "chat_first_flat_multiline")
+    block = tools_block(ctx, functions, first_flat_multiline=first_flat_multiline)
     fmt = format_block(ctx, body.response_format)
     fmt_block = fmt[1] if fmt else None
-    if fmt and ctx.before(FORMAT_BLOCK_FROM):
+    if fmt and old_era(ctx, "chat.response_format.block_era"):
         # The format name is charged, the schema block is not (sublayer-6, gpt-4o-2024-08-06,
         # 2024-08-19: exact without it, 112 over with it; the first recording with it is 2024-10-10).
-        # One case: flagged.
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
         fmt_block = None
     messages = list(body.messages)
     first = 0 if messages and messages[0].role in _INSTRUCTION_ROLES else None
@@ -50,7 +48,7 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
     if spec.reasoning:
         _reasoning_preamble(ctx, messages, first, block, fmt_block)
         if block:
-            ctx.segments.append(fixed("tool", "hidden tools preamble", spec.chat_tool_preamble))
+            ctx.segments.append(fixed("tool", "hidden tools preamble", value(ctx, "chat_tool_preamble")))
     else:
         extra = "\n\n".join(b for b in (block, fmt_block) if b)
         if extra and first is not None:
@@ -60,21 +58,20 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
                     media, tail=(len(content), "tool" if block else "response_format"))
         elif extra:
             message(ctx, "system", extra, "tools/format message", category="tool" if block else "response_format")
-        if block:
+        if block and use(ctx, "chat.tools.block_adjustment"):
             ctx.segments.append(fixed("tool", "tools block adjustment", -1))
     if fmt:
         _format_constant(ctx, body, messages, fmt[0], bool(functions))
     ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice or body.function_call, functions))
     _history(ctx, messages, first=len(body.messages) - len(messages))
-    ctx.segments.append(fixed("overhead", "reply priming", spec.priming))
+    ctx.segments.append(fixed("overhead", "reply priming", value(ctx, "priming")))
 
 
 def _joint(ctx: RenderContext, content: str) -> str:
     """The first system message's content and the ``\n\n`` before the tools. An empty one on the 2023
     renderer goes without it: gpt-fn gpt-3.5-turbo-0613, 1 of 1 (1 over with it), one app: flagged;
     the current renderer keeps it (activeagent gpt-4o-mini, 9 of 9)."""
-    if not content and ctx.spec.tool_renderer == "2023":
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+    if not content and ctx.spec.tool_renderer == "2023" and use(ctx, "chat.tools.empty_system_joint_2023"):
         return ""
     return f"{content}\n\n"
 
@@ -92,7 +89,7 @@ def _reasoning_preamble(ctx: RenderContext, messages: list[ChatMessage], first: 
     if first is not None:
         head = messages.pop(0)
         content, media = split_content(ctx, head.content, "message 0")
-        if head.role == "developer" or not tools_text or not ctx.spec.chat_system_apart:
+        if head.role == "developer" or not tools_text or not value(ctx, "chat_system_apart"):
             merged = f"# Instructions\n\n{content}"
             message(ctx, head.role, f"{merged}\n\n{extra}", "message 0 + tools", head.name, media,
                     tail=(len(merged), category))
@@ -106,9 +103,9 @@ def _format_constant(ctx: RenderContext, body: ChatBody, messages: list[ChatMess
                      has_tools: bool) -> None:
     """Rule 8: when a non-reasoning model must answer in the format, the format name is charged on
     the reply header and on every earlier plain assistant message."""
-    if ctx.spec.reasoning:
+    if ctx.spec.reasoning or (has_tools and body.tool_choice != "none"):
         return
-    if has_tools and body.tool_choice != "none":
+    if not use(ctx, "chat.response_format.name_on_assistant"):
         return
     plain_assistants = sum(1 for m in messages if m.role == "assistant" and not m.tool_calls)
     for _ in range(1 + plain_assistants):
@@ -129,7 +126,7 @@ def _history(ctx: RenderContext, messages: list[ChatMessage], first: int) -> Non
             pending.append(_text_of(ctx, msg, label))
             nxt = messages[index + 1] if index + 1 < len(messages) else None
             if nxt is None or nxt.role != "tool" or nxt.tool_call_id not in parallel_ids:
-                raw = not ctx.before(PARALLEL_RESULTS_RAW_FROM)
+                raw = not old_era(ctx, "chat.parallel_results.raw_era")
                 message(ctx, PARALLEL, parallel_results_body(pending, ascii_escape=not raw),
                         f"{label}: parallel tool results", framing=6)
                 pending = []
@@ -142,9 +139,8 @@ def _history(ctx: RenderContext, messages: list[ChatMessage], first: int) -> Non
             # history. One that answers a ``function_call`` costs like a tool result, 6 + t(name):
             # openai-dotnet gpt-4o-mini, 1 of 1 (3 short otherwise), one app: flagged. The 2023
             # renderer keeps hmarr's 3.
-            answers_call = ctx.spec.tool_renderer != "2023" and msg.name in names.values()
-            if answers_call:
-                ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+            answers_call = ctx.spec.tool_renderer != "2023" and msg.name in names.values() and use(
+                ctx, "chat.function_result.answers_call")
             message(ctx, msg.name or "", _text_of(ctx, msg, label), f"{label}: function result",
                     framing=6 if answers_call else None)
         else:
@@ -155,7 +151,6 @@ def _history(ctx: RenderContext, messages: list[ChatMessage], first: int) -> Non
 
 def _turn(ctx: RenderContext, msg: ChatMessage, label: str, names: dict[str, str], parallel_ids: set[str]) -> None:
     """A user/system/assistant message, and an assistant's tool calls as messages of their own."""
-    spec = ctx.spec
     calls = _calls(msg)
     content, media = split_content(ctx, msg.content, label)
     if msg.refusal and not content and msg.role == "assistant":  # an assistant message's field only
@@ -166,8 +161,8 @@ def _turn(ctx: RenderContext, msg: ChatMessage, label: str, names: dict[str, str
         ctx.estimate(EstimateReason.AUDIO_UNKNOWN)
     if content or media or not calls:
         message(ctx, msg.role, content, label, msg.name, media)
-        if msg.role == "assistant" and spec.assistant_extra:
-            ctx.segments.append(fixed("overhead", f"{label}: earlier assistant (reasoning)", spec.assistant_extra))
+        if msg.role == "assistant" and (extra := value(ctx, "assistant_extra")):
+            ctx.segments.append(fixed("overhead", f"{label}: earlier assistant (reasoning)", extra))
     for call_id, name, _ in calls:
         names[call_id or ""] = name
     # The assistant's ``name`` is charged again on its tool-call message: 1 + t(name) per named
@@ -180,8 +175,8 @@ def _turn(ctx: RenderContext, msg: ChatMessage, label: str, names: dict[str, str
         parallel_ids.update(call_id or "" for call_id, _, _ in calls)
         message(ctx, PARALLEL, parallel_calls_body([(n, a) for _, n, a in calls]),
                 f"{label}: parallel tool calls", msg.name, framing=6)
-    if calls and spec.tool_call_extra:
-        ctx.segments.append(fixed("overhead", f"{label}: tool call (reasoning)", spec.tool_call_extra))
+    if calls and (extra := value(ctx, "tool_call_extra")):
+        ctx.segments.append(fixed("overhead", f"{label}: tool call (reasoning)", extra))
 
 
 def _calls(msg: ChatMessage) -> list[tuple[str | None, str, str]]:
@@ -204,7 +199,7 @@ def _text_of(ctx: RenderContext, msg: ChatMessage, label: str) -> str:
     content, media = split_content(ctx, msg.content, label)
     ctx.segments.extend(media)
     images = sum(1 for seg in media if seg.category == "image")
-    if images:
+    if images and use(ctx, "chat.tool_result.image_discount"):
         ctx.segments.append(fixed("overhead", f"{label}: images inside a tool message",
                                   images * (-15 if ctx.spec.reasoning else -17)))
     return content

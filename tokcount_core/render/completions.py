@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.segments import Segment, fixed, text
-from tokcount_core.result import EstimateReason
+from tokcount_core.rules import use
 from tokcount_core.schema.requests import CompletionsBody
 
 
@@ -31,7 +31,7 @@ def render_completions(ctx: RenderContext, body: CompletionsBody) -> None:
     if body.suffix:
         # Insert mode: how the suffix is framed around the prompt is not documented: counted as text.
         ctx.segments.append(text("text", "suffix", body.suffix))
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        use(ctx, "completions.suffix")
 
 
 def _ids(label: str, ids: list[int]) -> Segment:

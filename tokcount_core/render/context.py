@@ -19,6 +19,8 @@ class RenderContext:
     image_hints: ImageHints
     segments: list[Segment] = field(default_factory=list)
     reasons: set[str] = field(default_factory=set)
+    # Ids of the rules used, in order (rules.py), each with whether a use of it was unverified.
+    rules: dict[str, bool] = field(default_factory=dict)
     files: int = 0  # files seen so far: only the first one pays the full file framing
     images: int = 0
     items: int = 0  # messages and content parts rendered so far

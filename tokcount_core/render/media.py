@@ -9,6 +9,7 @@ from tokcount_core.limits import TooLarge
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.segments import Segment, fixed
 from tokcount_core.result import EstimateReason
+from tokcount_core.rules import use
 from tokcount_core.schema.parts import AudioPart, FilePart, ImagePart
 
 
@@ -20,14 +21,15 @@ def image_segment(ctx: RenderContext, part: ImagePart) -> Segment:
     if ctx.images > ctx.limits.max_images:
         raise TooLarge(f"more than {ctx.limits.max_images} images")
     if formula is None:
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        use(ctx, "image.no_formula")
         return fixed("image", "image (model without a known image formula)", 0)
-    if "image" in ctx.spec.one_app_fields or _early_gpt4o_chat(ctx):
-        # A formula only one app confirms (models.py: gpt-5.2+ patches), or an era that counted otherwise.
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+    if "image" in ctx.spec.one_app_fields:
+        use(ctx, "image.patches_gpt52")  # a formula only one app confirms (models.py: gpt-5.2+ patches)
+    if _early_gpt4o_chat(ctx):
+        use(ctx, "image.gpt4o_chat_early")  # an era that counted otherwise
     detail = part.effective_detail
     if detail not in ("auto", "high", "low"):
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)  # e.g. "original": priced as high, cost not documented
+        use(ctx, "image.other_detail")  # e.g. "original": priced as high, cost not documented
     if url and url.startswith("data:"):
         _, raw = media.decode_data_url(url, ctx.limits.max_media_bytes)
         width, height = media.image_size(raw)

@@ -8,13 +8,12 @@ bounds); not TypeScript-style in any era.
 from __future__ import annotations
 
 import json
-from datetime import date
 from typing import Any
 
 import orjson
 
 from tokcount_core.render.context import RenderContext
-from tokcount_core.result import EstimateReason
+from tokcount_core.rules import use
 
 _STRIPPED = frozenset({"additionalProperties", "required", "default", "minimum", "maximum", "minItems",
                        "maxItems"})
@@ -27,8 +26,8 @@ _STRIPPED = frozenset({"additionalProperties", "required", "default", "minimum",
 _STRIPPED_UNVERIFIED = frozenset({"format", "minLength", "maxLength", "exclusiveMinimum", "exclusiveMaximum",
                                   "$schema", "pattern", "multipleOf"})
 # Structured outputs launched 2024-08-06; the earliest recording whose count holds the block is from
-# 2024-10-10 (otelcontrib, gpt-4o): Chat requests dated before it are counted without it (chat.py).
-FORMAT_BLOCK_FROM = date(2024, 10, 10)
+# 2024-10-10 (otelcontrib, gpt-4o): Chat requests dated before the era boundary (rules.py
+# ``chat.response_format.block_era``) are counted without it (chat.py).
 # Keys of these maps are names chosen by the schema's author, never keywords.
 _NAME_MAPS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
 
@@ -52,17 +51,18 @@ def format_block(ctx: RenderContext, response_format: dict[str, Any] | None) -> 
         fmt = json_schema_of(response_format)
         if fmt is None:
             return None
-        unverified = bool(_keywords(fmt[2]) & _STRIPPED_UNVERIFIED) or _late_defs(fmt[2])
+        unverified = ("response_format.stripped_unverified" if _keywords(fmt[2]) & _STRIPPED_UNVERIFIED
+                      else "response_format.late_defs" if _late_defs(fmt[2]) else None)
         if len(_BLOCKS) >= _MAX_BLOCKS:
             _BLOCKS.clear()
         found = _BLOCKS[key] = (fmt[0], response_format_block(*fmt), unverified)
     if found[2]:
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        use(ctx, found[2])
     return found[0], found[1]
 
 
 _MAX_BLOCKS = 1024
-_BLOCKS: dict[bytes, tuple[str, str, bool]] = {}
+_BLOCKS: dict[bytes, tuple[str, str, str | None]] = {}  # name, block, the flagging rule
 
 
 def _late_defs(schema: Any) -> bool:

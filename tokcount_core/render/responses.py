@@ -16,6 +16,7 @@ from tokcount_core.render.tool_calls import compact_arguments
 from tokcount_core.render.tool_choice import tool_choice_cost
 from tokcount_core.render.tools import custom_tool_framing, tool_definitions, tools_block
 from tokcount_core.result import EstimateReason
+from tokcount_core.rules import use, value
 from tokcount_core.schema.items import (
     AdditionalTools,
     CustomToolCall,
@@ -43,8 +44,7 @@ _WEB_SEARCH_TYPES = ("web_search", "web_search_preview", "web_search_preview_202
                      "web_search_2025_08_26")
 # Hosted items are rendered server-side; what each hides. A configuration_update switches the text
 # format or reasoning effort mid-conversation: how it is rendered is not known.
-_HOSTED_ITEM_REASONS = {"compaction": EstimateReason.COMPACTION, "compaction_trigger": EstimateReason.COMPACTION,
-                        "configuration_update": EstimateReason.UNVERIFIED_RULE}
+_HOSTED_ITEM_REASONS = {"compaction": EstimateReason.COMPACTION, "compaction_trigger": EstimateReason.COMPACTION}
 
 
 def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
@@ -53,7 +53,7 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
         # Dated before the Responses API existed (launched 2025-03-11; the earliest real recordings
         # are logfire's of 2025-03-10): the date is a fixture's, not the count's, so the era is unknown.
         # 4 such cases, none exact: otelcontrib (2024-11-11, 8 over), lmnr (2024-02-27, -1 to +44).
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        use(ctx, "responses.before_launch")
     if body.previous_response_id:
         ctx.estimate(EstimateReason.PREVIOUS_RESPONSE)
     if body.conversation:
@@ -77,15 +77,16 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
                 tail=(len(block), "response_format") if fmt_block else None)
         # Rule 4: 6 fewer than Chat's new tools message (-1) on non-reasoning models; fitted on the
         # reference cases, reasoning models pay Chat's non-reasoning price without the preamble.
-        ctx.segments.append(fixed("tool", "Responses tools adjustment", -1 if spec.reasoning else -7))
+        if use(ctx, "responses.tools_adjustment"):
+            ctx.segments.append(fixed("tool", "Responses tools adjustment", -1 if spec.reasoning else -7))
         if spec.reasoning:
             # Reasoning models: a function without a description costs 1 less (4 of 4 reference cases).
             bare = sum(1 for f in functions if not (f.description or "").strip())
-            if bare:
+            if bare and use(ctx, "responses.undescribed_functions"):
                 ctx.segments.append(fixed("tool", "undescribed functions (reasoning)", -bare))
     elif fmt_block:
         message(ctx, "system", fmt_block, "response format message", category="response_format")
-    if fmt_block:
+    if fmt_block and use(ctx, "responses.format_adjustment"):
         ctx.segments.append(fixed("response_format", "Responses format adjustment",
                                   (-4 if spec.reasoning else -3) + (3 if block else 0)))
     ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice, functions))
@@ -100,13 +101,14 @@ def render_responses(ctx: RenderContext, body: ResponsesBody) -> None:
             # to call ids were counted 195 (25 times), 197 (13) and 194 (1): gpt-4o, mirascope,
             # 2025-10..2026-01. The same calls without the format, or without ``id``, are exact.
             ctx.estimate(EstimateReason.SERVER_STATE)
-    ctx.segments.append(fixed("overhead", "reply priming", spec.priming))
+    ctx.segments.append(fixed("overhead", "reply priming", value(ctx, "priming")))
     if spec.encoding == "cl100k_base":
         # Rule 10: the offset differs by model (gpt-4 -1, gpt-3.5-turbo 0), each seen in one app only.
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
-        if spec.responses_offset:
-            ctx.segments.append(fixed("overhead", "Responses on this cl100k model", spec.responses_offset))
-    if not spec.reasoning and ctx.as_of and _MARCH_2025[0] <= ctx.as_of < _MARCH_2025[1]:
+        use(ctx, "responses.cl100k")
+        if offset := value(ctx, "responses_offset"):
+            ctx.segments.append(fixed("overhead", "Responses on this cl100k model", offset))
+    if (not spec.reasoning and ctx.as_of and _MARCH_2025[0] <= ctx.as_of < _MARCH_2025[1]
+            and use(ctx, "responses.march_2025")):
         ctx.segments.append(fixed("overhead", "March 2025 Responses rendering", 18))
         if functions:
             ctx.segments.append(fixed("tool", "March 2025 tools", 3))
@@ -137,7 +139,6 @@ def _null_tool_choice(body: ResponsesBody) -> bool:
 
 
 def _items(ctx: RenderContext, items: list, ids_charged: bool = True) -> None:
-    spec = ctx.spec
     turns = _turns(items) if any(isinstance(item, Reasoning) for item in items) else []
     names: dict[str, str] = {}
     for index, item in enumerate(items):
@@ -146,8 +147,8 @@ def _items(ctx: RenderContext, items: list, ids_charged: bool = True) -> None:
             content, media = split_content(ctx, item.content, label)
             message(ctx, item.role, content, label, media=media)
             _image_only(ctx, item.content, label)
-            if item.role == "assistant" and spec.assistant_extra:
-                ctx.segments.append(fixed("overhead", f"{label}: earlier assistant (reasoning)", spec.assistant_extra))
+            if item.role == "assistant" and (extra := value(ctx, "assistant_extra")):
+                ctx.segments.append(fixed("overhead", f"{label}: earlier assistant (reasoning)", extra))
         elif isinstance(item, FunctionCall | CustomToolCall):
             names[item.call_id or ""] = item.name
             in_run = _is_call(items, index - 1) or _is_call(items, index + 1)
@@ -155,11 +156,11 @@ def _items(ctx: RenderContext, items: list, ids_charged: bool = True) -> None:
                 body = item.input
             else:
                 body = compact_arguments(item.arguments)
-                if body != item.arguments:
-                    # Chat always re-serialises arguments compactly; in Responses the cases disagree:
-                    # 2 (gpt-5.5, 2026-05) fit compact, 5 (gpt-4o/-mini, gpt-5-mini, 2025-10..12, non-OpenAI
-                    # call ids) fit the arguments as sent. Count compact, the current behaviour, flagged.
-                    ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+                # Chat always re-serialises arguments compactly; in Responses the cases disagree:
+                # 2 (gpt-5.5, 2026-05) fit compact, 5 (gpt-4o/-mini, gpt-5-mini, 2025-10..12, non-OpenAI
+                # call ids) fit the arguments as sent. Count compact, the current behaviour, flagged.
+                if body != item.arguments and not use(ctx, "responses.compact_arguments"):
+                    body = item.arguments
             message(ctx, f"functions.{item.name}", body, f"{label}: tool call", framing=6)
             ctx.segments.append(fixed("overhead", f"{label}: Responses call adjustment",
                                       _call_adjustment(ctx, item, in_run, ids_charged)))
@@ -174,13 +175,16 @@ def _items(ctx: RenderContext, items: list, ids_charged: bool = True) -> None:
             ctx.estimate(EstimateReason.ITEM_REFERENCE)
         elif isinstance(item, AdditionalTools):
             ctx.estimate(EstimateReason.HOSTED_TOOL)
+        elif isinstance(item, HostedItem) and item.type == "configuration_update":
+            use(ctx, "responses.configuration_update")  # switches format or effort: rendering unknown
         elif isinstance(item, HostedItem):
             ctx.estimate(_HOSTED_ITEM_REASONS.get(item.type, EstimateReason.HOSTED_TOOL_OUTPUT))
 
 
 def _image_only(ctx: RenderContext, content: object, label: str) -> None:
     """Rule 6: a Responses content list holding only images (no text) costs 1 more."""
-    if isinstance(content, list) and content and all(isinstance(p, ImagePart) for p in content):
+    if (isinstance(content, list) and content and all(isinstance(p, ImagePart) for p in content)
+            and use(ctx, "responses.image_only")):
         ctx.segments.append(fixed("overhead", f"{label}: image-only content", 1))
 
 
@@ -195,14 +199,13 @@ def _call_adjustment(ctx: RenderContext, item: FunctionCall | CustomToolCall, in
     cases); in a run of 2+ calls: -3 with no ``id`` surcharge, reasoning models included (rubyllm
     gpt-5-nano runs: 2 of 2 exact; the README's -2 was 1 over per call). No ``id`` surcharge under
     an explicit ``tool_choice: null`` (``_null_tool_choice``), flagged."""
-    spec = ctx.spec
     if in_run:
-        return spec.tool_call_extra - 3
+        return value(ctx, "tool_call_extra") - 3
     if item.id and not ids_charged:
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
-    with_id = 3 if item.id and ids_charged else 0
-    if spec.reasoning:
-        return spec.tool_call_extra - spec.responses_call_discount + with_id
+        ids_charged = not use(ctx, "responses.null_tool_choice_ids")
+    with_id = 3 if item.id and ids_charged and use(ctx, "responses.call_id_surcharge") else 0
+    if ctx.spec.reasoning:
+        return value(ctx, "tool_call_extra") - value(ctx, "responses_call_discount") + with_id
     return -3 + with_id
 
 

@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from tokcount_core.render.context import RenderContext
 from tokcount_core.render.segments import Segment, fixed, text
-from tokcount_core.result import EstimateReason
+from tokcount_core.rules import old_era, use
 from tokcount_core.schema.tools import CustomDef, FunctionDef, chosen_tool_name
 
 # Choices naming client-side tools; a legacy ``function_call`` ({"name": ...}) has no type.
 _CLIENT_CHOICES = frozenset({"function", "custom", "allowed_tools", None})
 
 
-@dataclass(frozen=True)
-class _RequiredEra:
-    """Chat ``"required"`` on the current tool renderer cost +2 up to ``last_paid`` and 0 from ``first_free``
-    (recording days). Between the two no case shows which: such counts are flagged. ``verified``: at least
-    3 apps and 10 cases on each side, none contradicting; otherwise every count using it is flagged."""
-
-    last_paid: date
-    first_free: date
-    verified: bool
-
-
+# Chat ``"required"`` on the current tool renderer: +2 up to an era boundary, 0 after (rules.py
+# ``chat.tool_choice.required_surcharge``; gpt-3.5-turbo switched later and has its own, unverified:
+# +2 in 6 cases of 3 apps to 2024-11-26, 0 in 9 cases of 3 apps from 2024-12-04).
 # Every Chat "required" case of cases*.jsonl.gz on the current renderer, by recording day:
 # gpt-4o/-mini/-4.1 and the other current-renderer models: +2 in 12 cases of 4 apps from 2024-09-11 to
 # 2024-10-07 (ldp 6, paper-qa 4, langgraph 1, aviary 1); 0 in 247 cases of 10 apps from 2024-10-24
@@ -34,12 +24,8 @@ class _RequiredEra:
 # 2025-02-18.., langgraph, pydantic-ai, openinference, mirascope, opentelemetry, activeagent), none +2.
 # The old boundary (2025-05-01) sat in a gap no case covered and made 76 cases of ldp, paper-qa, aviary,
 # magentic and agentops (2024-10-24..2025-04-16) 2 too high.
-_REQUIRED_ERA = _RequiredEra(last_paid=date(2024, 10, 7), first_free=date(2024, 10, 24), verified=True)
-# gpt-3.5-turbo(-0125) switched later: +2 in 6 cases of 3 apps (instructor-rb 2024-05-18, langgraph 3 on
-# 2024-09-12, ldp 2024-11-08 and 2024-11-26), 0 in 9 cases of 3 apps from 2024-12-04 (ldp 7 from 2024-12-04,
-# agentops 2025-03-10, opentelemetry-python-contrib 2025-07). Fewer than 10 cases a side: flagged.
-_REQUIRED_ERAS = {"gpt-3.5-turbo": _RequiredEra(last_paid=date(2024, 11, 26), first_free=date(2024, 12, 4),
-                                                verified=False)}
+_REQUIRED_RULE = "chat.tool_choice.required_surcharge"
+_REQUIRED_RULES = {"gpt-3.5-turbo": "chat.tool_choice.required_surcharge.gpt-3.5-turbo"}
 
 
 def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
@@ -47,16 +33,19 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
     spec = ctx.spec
     if isinstance(choice, dict) and choice.get("type") not in _CLIENT_CHOICES:
         # Forcing a hosted tool (web_search, file_search, mcp, ...): no reference case shows its cost.
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+        use(ctx, "tool_choice.hosted")
         return []
     if choice is None or choice == "auto" or not functions:
         return []
-    if choice == "required" and ctx.api == "responses" and not spec.reasoning and len(functions) == 1:
+    if (choice == "required" and ctx.api == "responses" and not spec.reasoning and len(functions) == 1
+            and use(ctx, "tool_choice.responses_required_single")):
         # Responses turns "required" with a single tool into naming that tool: t(name) + 7
         # (4 of 4 non-reasoning reference cases; with 2+ tools it costs 0, 3 of 3).
         choice = {"type": "function", "name": functions[0].name}
     if choice == "none":
         # +1 (rule 9); 0 on reasoning models (4 of 4 reference cases, both APIs).
+        if not use(ctx, "tool_choice.none_surcharge"):
+            return []
         return [fixed("tool", 'tool_choice "none"', 0 if spec.reasoning else 1)]
     if choice == "required":
         return [fixed("tool", 'tool_choice "required"', _required_cost(ctx))]
@@ -68,7 +57,7 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
         # (render/tools.py), 44 of 44 gpt-5-mini cases with it.
         return [fixed("tool", "tool_choice allowed_tools", 0)]
     name = chosen_tool_name(choice, ctx.api)
-    if not isinstance(name, str) or spec.reasoning:
+    if not isinstance(name, str) or spec.reasoning or not use(ctx, "tool_choice.named"):
         return []
     # The reply is opened as ``assistant to=functions.NAME``, like a tool call in the history (rule 7):
     # t("functions." + name) + 6. That is rule 9's t(name) + 7 when the dot merges into the name's first
@@ -84,14 +73,10 @@ def tool_choice_cost(ctx: RenderContext, choice: str | dict[str, Any] | None,
 
 
 def _required_cost(ctx: RenderContext) -> int:
-    """``"required"``: 0 in Responses and in today's Chat; +2 in Chat until an era boundary (``_REQUIRED_ERA``)."""
+    """``"required"``: 0 in Responses and in today's Chat; +2 in Chat until an era boundary (``_REQUIRED_RULE``)."""
     if ctx.spec.tool_renderer == "2023":
         # +2 on the 2023 tool renderer: gpt-4-0613 5 of 5, all mirascope (2025-09): one app, flagged.
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
-        return 2
+        return 2 if use(ctx, "tool_choice.required_2023") else 0
     if ctx.api != "chat":
         return 0
-    era = _REQUIRED_ERAS.get(ctx.spec.family, _REQUIRED_ERA)
-    if not era.verified or (ctx.as_of is not None and era.last_paid < ctx.as_of < era.first_free):
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
-    return 2 if ctx.as_of is not None and ctx.as_of <= era.last_paid else 0
+    return 2 if old_era(ctx, _REQUIRED_RULES.get(ctx.spec.family, _REQUIRED_RULE)) else 0

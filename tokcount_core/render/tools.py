@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import date
 from typing import Any
 
 import orjson
@@ -19,7 +18,7 @@ from tokcount_core.render.typescript import (
     resolve_ref,
     title_and_description,
 )
-from tokcount_core.result import EstimateReason
+from tokcount_core.rules import old_era, use
 from tokcount_core.schema.tools import CustomDef, CustomTool, FunctionDef, FunctionTool, NamespaceTool
 
 
@@ -32,7 +31,7 @@ def tool_definitions(ctx: RenderContext, tools: Sequence[object]) -> list[Functi
     flat: list[object] = []
     for tool in tools:
         if isinstance(tool, NamespaceTool):
-            ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+            use(ctx, "tools.namespace")
             flat.extend(tool.tools)
         else:
             flat.append(tool)
@@ -47,9 +46,10 @@ def custom_tool_framing(ctx: RenderContext, definitions: Sequence[FunctionDef | 
     and so does a custom tool in Chat (no reference case)."""
     for tool in definitions:
         if isinstance(tool, CustomDef):
-            ctx.segments.append(fixed("tool", f"custom tool {tool.name} framing", 13))
+            if use(ctx, "tools.custom_framing"):
+                ctx.segments.append(fixed("tool", f"custom tool {tool.name} framing", 13))
             if (tool.format or {}).get("type") == "grammar" or ctx.api == "chat":
-                ctx.estimate(EstimateReason.UNVERIFIED_RULE)
+                use(ctx, "tools.custom_grammar_or_chat")
 
 
 def _unverified_shape(serialised: bytes, params: dict[str, Any], unions: str, strict: bool) -> bool:
@@ -136,8 +136,7 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
         return None
     spec, limits = ctx.spec, ctx.limits
     legacy = spec.tool_renderer == "2023"
-    legacy_defaults = legacy and not ctx.before(LEGACY_DEFAULTS_FROM)
-    omit_bare = not ctx.before(BARE_OBJECTS_OMITTED_FROM)
+    legacy_defaults = legacy and not old_era(ctx, "tools.legacy_defaults_era")
     # Which unions to flag: every one on a model whose unions are unverified, none on the 2023
     # renderer where the model's legacy shapes are verified, else the shapes the cases contradict.
     if not spec.unions_verified:
@@ -147,6 +146,9 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
     else:
         unions = "some"
     keys = [_definition_key(f) for f in functions]
+    # Whether a property that is an object without properties is left out: only a schema holding one
+    # uses the era rule.
+    omit_bare = not (_has_bare_property(functions, keys) and old_era(ctx, "tools.bare_objects_era"))
     chat = ctx.api == "chat"
     key = (first_flat_multiline, legacy, legacy_defaults, omit_bare, chat, unions, limits.max_depth,
            limits.max_items, *keys)
@@ -176,17 +178,14 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
             _BLOCKS.clear()
         _BLOCKS[key] = found
     block, unverified, strict_nullable = found
-    if unverified or (ctx.before(BARE_OBJECTS_OMITTED_FROM) and not ctx.before(BARE_OBJECTS_SHOWN_UNTIL)
-                      and any(isinstance(f, FunctionDef) and _any_object(f.parameters, _has_omitted_property)
-                              for f in functions)):
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
-    if strict_nullable:
+    if unverified:
+        use(ctx, "tools.contradicted_shape")
+    if strict_nullable and use(ctx, "tools.strict_nullable"):
         # A strict tool with a nullable type list (``"type": ["string", "null"]``) is counted about
         # 33 over its rendering: crewAI 8 of 8 (gpt-4o, gpt-4o-mini, 2026-02/03) exactly 33; ellmer
         # 34-36 (gpt-4o, gpt-4.1, gpt-5; 2025-06..12) and once 0 (an identical request was also
         # counted 34 more). What the server adds is unknown: an estimate.
         ctx.segments.append(fixed("tool", "strict nullable type list (estimate)", 33))
-        ctx.estimate(EstimateReason.UNVERIFIED_RULE)
     return block
 
 
@@ -282,13 +281,25 @@ class _LegacyRenderer:
                 "null": "null"}.get(kind, "") if isinstance(kind, str) else ""
 
 
-# The 2023 renderer shows defaults in recordings from this day on (see _LegacyRenderer).
-LEGACY_DEFAULTS_FROM = date(2023, 12, 19)
-# A property that is an object without properties is left out (typescript.omitted_property) in every
-# recording from this day on; gpt-fn's recordings of 2023-06-15 still write it. Between the two the
-# rendering is unknown: such schemas are flagged.
-BARE_OBJECTS_OMITTED_FROM = date(2024, 2, 13)
-BARE_OBJECTS_SHOWN_UNTIL = date(2023, 6, 16)
+# The 2023 renderer shows defaults in recordings from its era boundary on (rules.py
+# ``tools.legacy_defaults_era``; see _LegacyRenderer). A property that is an object without properties
+# is left out (typescript.omitted_property) in every recording from ``tools.bare_objects_era``'s
+# boundary on; gpt-fn's recordings of 2023-06-15 still write it.
+
+
+def _has_bare_property(functions: Sequence[FunctionDef | CustomDef], keys: list[tuple[Any, ...]]) -> bool:
+    """Whether some tool has a property that is an object without properties (memoised per tool set)."""
+    memo_key = tuple(keys)
+    found = _BARE.get(memo_key)
+    if found is None:
+        if len(_BARE) >= _MAX_BLOCKS:
+            _BARE.clear()
+        found = _BARE[memo_key] = any(isinstance(f, FunctionDef) and _any_object(f.parameters, _has_omitted_property)
+                                      for f in functions)
+    return found
+
+
+_BARE: dict[tuple[Any, ...], bool] = {}
 
 
 def _has_omitted_property(node: dict[str, Any]) -> bool:
