@@ -176,6 +176,7 @@ def add_count_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-record", action="store_true", default=None, help="add the input line as 'record'")
     p.add_argument("--tokens", action="store_true", default=None, help="add token ids as 'tokens'")
     p.add_argument("--context", action="store_true", default=None, help="add context_window and fits_context")
+    p.add_argument("--rules", action="store_true", default=None, help="add the ids of the rules each count used")
 
 
 def job_config_from_args(args: argparse.Namespace) -> JobConfig:
@@ -191,7 +192,7 @@ def config_from_args(args: argparse.Namespace) -> JobConfig:
     return job_config_from_args(args).with_updates(**{
         "model": args.model, "format": args.format, "api": args.api, "usage_from": args.usage_from,
         "output.max_input_tokens": args.max_input_tokens, "output.keep_record": args.keep_record,
-        "output.tokens": args.tokens, "output.context": args.context,
+        "output.tokens": args.tokens, "output.context": args.context, "output.rules": args.rules,
         "execution.verify_inputs": args.verify_inputs,
     })
 

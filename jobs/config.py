@@ -68,6 +68,7 @@ class RegistryOverrides(_Strict):
 class Output(_Strict):
     tokens: bool = Field(False, description="add the token ids as list<int32> (large!)")
     context: bool = Field(False, description="add context_window and fits_context")
+    rules: bool = Field(False, description="add the ids of the rules each count used as list<string>")
     keep_record: bool = Field(False, description="carry the original line as column 'record'")
     max_input_tokens: int | None = Field(None, ge=1, description="split rows into kept/ and rejected/")
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
@@ -176,7 +177,7 @@ _RESERVED_COLUMNS = (
     "record_id", "source_file", "source_row", "model", "encoding", "api", "input_tokens",
     "input_tokens_details", "logged_input_tokens", "cached_tokens", "output_tokens", "delta", "delta_pct",
     "batch", "day", "total_tokens", "estimated",
-    "estimate_reasons", "error_code", "error_message", "rules_version", "tenant", "timestamp", "tokens",
+    "estimate_reasons", "error_code", "error_message", "rules_version", "tenant", "timestamp", "tokens", "rules",
     "context_window", "fits_context", "record", "cost_usd",
 )
 

@@ -104,6 +104,8 @@ class RowCounter:
         row["total_tokens"] = res.input_tokens + (ex.output_tokens or 0)
         if self.config.output.tokens:
             row["tokens"] = res.tokens
+        if self.config.output.rules:
+            row["rules"] = res.rules
         if self.config.output.context:
             window = self._context_window(res.model)
             row["context_window"] = window

@@ -1,5 +1,6 @@
-"""``tokcount explain BODY.json``: which piece of a request costs how many tokens; with ``--record``,
-the same for one record of a job's output, found at its input line, next to the logged count."""
+"""``tokcount explain BODY.json``: which piece of a request costs how many tokens, and the ids of the
+rules the count used; with ``--record``, the same for one record of a job's output, found at its input
+line, next to the logged count."""
 
 from __future__ import annotations
 
@@ -77,7 +78,16 @@ def print_segments(res: Any) -> int:
         print(f"{category:<{width[0]}}  {label:<{width[1]}}  {tokens:>7}  {text}")
     print(f"{'total':<{width[0]}}  {res.model or '':<{width[1]}}  {res.input_tokens:>7}"
           + ("  (estimated: " + ", ".join(res.estimate_reasons) + ")" if res.estimated else ""))
+    print(rules_line(res.rules, res.unverified_rules))
     return 0
+
+
+def rules_line(rules: list[str], unverified: list[str]) -> str:
+    """The rules the count used (tokcount_core/rules.py ids), so a wrong count can be traced to a rule;
+    the unverified ones, which flagged it, are marked."""
+    flagged = set(unverified)
+    names = [f"{r} (unverified)" if r in flagged else r for r in sorted(rules)]
+    return "rules: " + (", ".join(names) or "none")
 
 
 def _preview(text: str | None, limit: int = 60) -> str:

@@ -72,6 +72,8 @@ def output_schema(config: JobConfig, passthrough: list[str]) -> pa.Schema:
         fields.append(pa.field("day", pa.string()))
     if config.output.tokens:
         fields.append(pa.field("tokens", pa.list_(pa.int32())))
+    if config.output.rules:
+        fields.append(pa.field("rules", pa.list_(pa.string())))
     if config.output.context:
         fields += [pa.field("context_window", pa.int64()), pa.field("fits_context", pa.bool_())]
     if config.pricing:

@@ -5,6 +5,9 @@
   tool's results or ``previous_response_id``: the reasons say which);
 - ``unexplained``: it differs and nothing explains it: the actionable anomalies;
 - ``not_compared``: an error row, or no logged usage.
+
+``--by rule`` (an output counted with ``--rules``) groups by the ids of the rules the counts used: a
+record is counted under each of its rules, so the unexplained deltas point at the rules they share.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.reports.charts import delta_strip_chart
-from jobs.reports.dataset import fetch_dicts, group_columns, open_rows, quoted
+from jobs.reports.dataset import ReportError, fetch_dicts, group_columns, open_rows, quoted
 from jobs.reports.tables import markdown_table, text_table, write_csv
 
 AUDIT_COLUMNS = ["records", "compared", "exact", "explained", "unexplained", "exact_pct", "counted_input_tokens",
@@ -33,8 +36,7 @@ FROM rows
 
 # Token sums and |delta| statistics are over compared records, so delta_sum = logged - counted.
 # Percentiles interpolate linearly between ranks (quantile_cont, like numpy's default).
-GROUPED = """
-SELECT {by},
+STATS = """
   count(*) AS records,
   count(*) FILTER (class <> 'not_compared') AS compared,
   count(*) FILTER (class = 'exact') AS exact,
@@ -48,8 +50,17 @@ SELECT {by},
   quantile_cont(abs(delta), 0.5) FILTER (class <> 'not_compared') AS abs_delta_p50,
   quantile_cont(abs(delta), 0.95) FILTER (class <> 'not_compared') AS abs_delta_p95,
   max(abs(delta)) FILTER (class <> 'not_compared') AS abs_delta_max
-FROM audited GROUP BY ALL ORDER BY {by}
 """
+GROUPED = f"SELECT {{by}}, {STATS} FROM {{source}} GROUP BY ALL ORDER BY {{by}}"
+TOTALS = f"SELECT {STATS} FROM audited"
+
+# ``--by rule``: one row per rule a record's count used (a null rule for an error row or a count that used none).
+BY_RULE = """
+CREATE VIEW audited_rules AS SELECT * EXCLUDE (rules),
+  unnest(CASE WHEN len(rules) > 0 THEN rules ELSE [NULL::VARCHAR] END) AS rule
+FROM audited
+"""
+RULE = "rule"
 
 WORST = """
 SELECT record_id, source_file, source_row, model, input_tokens AS counted, logged_input_tokens AS logged, delta,
@@ -68,6 +79,7 @@ GROUP BY reason ORDER BY records DESC, reason
 class AuditResult:
     by: list[str]
     groups: list[dict[str, Any]]
+    totals: dict[str, Any]  # over records, whatever the grouping (``--by rule`` counts a record once per rule)
     worst: list[dict[str, Any]]
     reasons: list[dict[str, Any]]
     out: Path
@@ -79,15 +91,22 @@ class AuditResult:
 
 def run_audit(output: str, by: str = "model", top: int = 20, out: str | None = None) -> AuditResult:
     con, columns = open_rows(output)
-    names = group_columns(by, columns, output)
+    if RULE in (c.strip() for c in by.split(",")) and "rules" not in columns:
+        raise ReportError(f"--by rule: {output} has no 'rules' column; count it with --rules (output.rules: true)")
+    names = group_columns(by, [*columns, RULE] if "rules" in columns else columns, output)
     con.execute(CLASSIFIED)
-    groups = fetch_dicts(con, GROUPED.format(by=quoted(names)))
+    source = "audited"
+    if RULE in names:
+        con.execute(BY_RULE)
+        source = "audited_rules"
+    groups = fetch_dicts(con, GROUPED.format(by=quoted(names), source=source))
+    totals = fetch_dicts(con, TOTALS)[0]
     worst = fetch_dicts(con, WORST.format(top=int(top)))
     reasons = fetch_dicts(con, REASONS)
     points = fetch_dicts(con, "SELECT model, delta, class FROM audited WHERE class <> 'not_compared'")
     target = Path(out) if out else Path(output) / "_reports" / "audit"
     target.mkdir(parents=True, exist_ok=True)
-    result = AuditResult(names, groups, worst, reasons, target)
+    result = AuditResult(names, groups, totals, worst, reasons, target)
     write_csv(target / "audit.csv", result.columns, groups)
     write_csv(target / "audit_worst.csv", WORST_COLUMNS, worst)
     delta_strip_chart(points, target / "audit_delta.png")
@@ -100,14 +119,15 @@ def summary_markdown(result: AuditResult, output: str) -> str:
     """The one-minute read: how much is exact, what explains the rest, which records to look at."""
     if not result.groups:
         return f"# Usage audit of `{output}`\n\nNo records in `{output}`.\n"
-    total = {k: sum(g[k] or 0 for g in result.groups) for k in ("records", "compared", "exact", "explained",
-                                                                  "unexplained")}
+    total = {k: result.totals[k] or 0 for k in ("records", "compared", "exact", "explained", "unexplained")}
     exact_pct = 100 * total["exact"] / total["compared"] if total["compared"] else 0.0
     lines = [f"# Usage audit of `{output}`", "",
              f"{total['records']:,} records, {total['compared']:,} with logged usage compared: "
              f"**{total['exact']:,} exact ({exact_pct:.1f}%)**, {total['explained']:,} explained, "
              f"**{total['unexplained']:,} unexplained**.", "",
              markdown_table(result.columns, result.groups), ""]
+    if RULE in result.by:
+        lines += ["A record is counted under every rule its count used.", ""]
     if result.reasons:
         lines += ["## Explained differences (the count is flagged estimated)", "",
                   markdown_table(["reason", "records", "delta_sum"], result.reasons), ""]

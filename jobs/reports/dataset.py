@@ -114,7 +114,7 @@ def group_columns(by: str, columns: list[str], output: str) -> list[str]:
     return names
 
 
-GROUPABLE = ("model", "day", "tenant", "api", "encoding", "source_file", "batch", "estimated", "error_code")
+GROUPABLE = ("model", "day", "tenant", "api", "encoding", "source_file", "batch", "estimated", "error_code", "rule")
 
 
 def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

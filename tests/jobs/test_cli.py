@@ -11,6 +11,7 @@ import pytest
 
 from jobs.cli import main
 from jobs.config import ConfigError, load_config
+from tokcount_core import count
 
 from .conftest import MODEL, REPO
 
@@ -114,10 +115,22 @@ def test_module_entry_point_prints_a_summary(tmp_path, sample):
     assert json.loads((out / "_manifest.json").read_text())["config"]["output"]["max_input_tokens"] == 200
 
 
+def test_explain_lists_the_rules_and_marks_the_unverified(tmp_path, capsys):
+    """The ids of the rules the count used, so a wrong count can be traced; those that flagged it marked."""
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi", "name": "user"}]}
+    res = count(body)
+    assert res.unverified_rules and set(res.unverified_rules) < set(res.rules)  # some flag it, some do not
+    path = tmp_path / "body.json"
+    path.write_text(json.dumps(body))
+    assert main(["explain", str(path)]) == 0
+    names = [f"{r} (unverified)" if r in res.unverified_rules else r for r in sorted(res.rules)]
+    assert capsys.readouterr().out.splitlines()[-1] == "rules: " + ", ".join(names)
+
+
 def test_explain_prints_segments(tmp_path, capsys):
     body = tmp_path / "body.json"
     body.write_text(json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi there"}]}))
     assert main(["explain", str(body)]) == 0
     out = capsys.readouterr().out
-    assert out.strip().splitlines()[-1].split()[0] == "total"
+    assert out.strip().splitlines()[-2].split()[0] == "total"  # then the rules line
     assert Path(body).exists()

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -19,7 +21,7 @@ from jobs.reports.cost import run_report
 from jobs.reports.pricing import load_prices
 from tokcount_core import count
 
-from .conftest import MODEL, shard_file
+from .conftest import MODEL, read_output, shard_file
 
 PRICES = """prices:
   - {model: gpt-4o, from: 2024-05-13, input: 5.00, output: 15.00}
@@ -152,6 +154,45 @@ def test_tenant_grouping_and_missing_columns(fixture_output, capsys):
     assert tenants == {"acme": 3, "globex": 3, None: 3}  # r6 (broken) and the batch lines have no tenant
     assert main(["audit", str(out), "--by", "region"]) == 2
     assert "no column(s) ['region']" in capsys.readouterr().err
+
+
+def test_rule_ids_travel_with_counts(fixture_output, tmp_path, capsys):
+    """``--rules`` writes each count's rule ids (as ``count`` gives them); ``audit --by rule`` groups the
+    deltas by them, counting a record once per rule; ``explain --record`` lists them."""
+    plain, _, _ = fixture_output
+    assert "rules" not in pq.read_schema(next(plain.glob("*.parquet"))).names
+    assert main(["audit", str(plain), "--by", "rule"]) == 2
+    assert "has no 'rules' column; count it with --rules" in capsys.readouterr().err
+    config = tmp_path / "job.yaml"
+    config.write_text(f"fields: {{timestamp: ts, tenant: tenant}}\nusage_from: [{tmp_path / 'batch_output.jsonl'}]\n")
+    out = tmp_path / "with_rules"
+    assert main(["count", str(tmp_path / "in"), str(out), "--config", str(config), "--rules", "--quiet"]) == 0
+    rows = read_output(out).to_pylist()
+    assert pq.read_schema(next(out.glob("*.parquet"))).field("rules").type == pa.list_(pa.string())
+    bodies = {json.loads(line).get("id") or json.loads(line)["custom_id"]: json.loads(line)
+              for f in (tmp_path / "in").iterdir() for line in f.read_text().splitlines() if line.endswith("}")}
+    for row in rows:
+        record = bodies.get(row["record_id"])
+        if record is None:  # r6, the broken line: an error row has no rules
+            assert row["error_code"] == "invalid_json" and row["rules"] is None
+            continue
+        expected = count(record.get("request") or record["body"], as_of=record.get("ts"))
+        assert expected.rules and row["rules"] == expected.rules, row["record_id"]
+    result = run_audit(str(out), by="rule", top=5)
+    by_rule = {g["rule"]: g for g in result.groups}
+    used = Counter(rule for row in rows for rule in row["rules"] or [None])
+    assert {rule: g["records"] for rule, g in by_rule.items()} == used
+    unexplained = {row["record_id"] for row in rows if row["delta"] and not row["estimated"]}
+    assert unexplained == {"r2", "r5"}
+    for rule, g in by_rule.items():
+        assert g["unexplained"] == sum(rule in (row["rules"] or []) for row in rows
+                                       if row["record_id"] in unexplained), rule
+    assert result.totals["records"] == len(rows) == 9  # not once per rule
+    assert "9 records" in (out / "_reports" / "audit" / "audit.md").read_text()
+    capsys.readouterr()
+    assert main(["explain", str(out), "--record", "r2"]) == 0
+    r2 = next(row for row in rows if row["record_id"] == "r2")
+    assert f"rules: {', '.join(sorted(r2['rules']))}\n" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(("text", "message"), [
