@@ -76,8 +76,8 @@ class ModelSpec:
     # model are exact with rule 7), so on gpt-4 such histories are flagged, not fitted.
     tool_history_verified: bool = True
     unverified: bool = False
-    # Fields whose value here only one app's recordings show (tests/core/holdout.py finds them): a
-    # count that depends on one is flagged ``unverified_rule``.
+    # Fields whose value here only one app's recordings show: a count that depends on one is flagged
+    # ``unverified_rule`` (read for ``"image"``: rules.py ``image.patches_gpt52``).
     one_app_fields: frozenset[str] = frozenset()
     # Name suffixes (``gpt-5.6-luna``) the reference cases show counting exactly like the family;
     # any other unknown suffix is counted by the family's rules and flagged.
@@ -215,7 +215,6 @@ FAMILIES: dict[str, ModelSpec] = {s.name: s for s in [
     _family("gpt-5-mini", **{**_REASONING, "chat_system_apart": True}, context_window=400_000,
             max_output=128_000, image=_PATCH_5_MINI),
     _family("gpt-5-nano", **{**_REASONING, "chat_tool_preamble": 81, "chat_first_flat_multiline": False},
-            one_app_fields=frozenset({"chat_first_flat_multiline"}),
             reasoning_estimate=(0.2, -122.0),
             context_window=400_000, max_output=128_000, image=_PATCH_5_NANO),
     _family("gpt-5-pro", **_REASONING, context_window=400_000, max_output=272_000, image=_TILE_GPT5),

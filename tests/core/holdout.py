@@ -21,21 +21,7 @@ from tests.core.reference import CASE_FILES, api_of, load, recorded, source_of
 from tokcount_core import count
 from tokcount_core.models import FAMILIES
 from tokcount_core.registry import Registry, default_registry
-
-# Fitted fields of ModelSpec and the alternatives the data chooses among.
-FIELDS: dict[str, tuple[Any, ...]] = {
-    "chat_tool_preamble": (79, 80, 81, 82),
-    "priming": (2, 3),
-    "assistant_extra": (0, 2),
-    "tool_call_extra": (0, 6),
-    "responses_call_discount": (0, 3),
-    "responses_offset": (-1, 0),
-    "chat_first_flat_multiline": (True, False),
-    "chat_system_apart": (True, False),
-}
-
-# Fields that only reasoning models' rules read.
-_REASONING_ONLY = frozenset({"chat_tool_preamble", "chat_first_flat_multiline", "chat_system_apart"})
+from tokcount_core.rules import MODEL_FIELDS, REASONING_ONLY_FIELDS
 
 
 @dataclass(frozen=True)
@@ -85,9 +71,9 @@ def main() -> None:
     hits: dict[tuple[str, str], dict[Any, dict[int, bool]]] = {}
     for family, indices in by_family.items():
         spec = FAMILIES[family]
-        for field, values in FIELDS.items():
+        for field, values in MODEL_FIELDS.items():
             current = getattr(spec, field)
-            options = {current, *values} if field not in _REASONING_ONLY or spec.reasoning else {current}
+            options = {current, *values} if field not in REASONING_ONLY_FIELDS or spec.reasoning else {current}
             if len(options) < 2:
                 continue
             table = {current: {i: baseline[i] for i in indices}}

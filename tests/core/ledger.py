@@ -7,14 +7,15 @@ registry, recounts the reference cases whose count used the rule, and records: t
 without), the apps whose cases it makes inexact (``contradicts``), and for an era boundary the
 recording day of the last case showing the old behaviour and of the first showing the new. The
 policy (``meets_policy``) is checked over this file by tests/core/test_ledger.py, which also fails
-when the file is stale (``inputs_digest``).
+when the file is stale (``inputs_digest``). It also writes docs/rules.md, the ledger as a table.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter, defaultdict
+from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from tests.core.reference import CASE_FILES, DATA, api_of, load, recorded, source_of
@@ -24,6 +25,7 @@ from tokcount_core.models import FAMILIES
 from tokcount_core.rules import MODEL_FIELDS, RULES, Rule, digest, switched
 
 LEDGER = DATA / "ledger.json"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "rules.md"  # the ledger as a table, for people
 REGENERATE = "python -m tests.core.ledger"
 MIN_APPS, MIN_CASES = 3, 10
 
@@ -80,8 +82,9 @@ def rule_entry(rule: Rule, cases: list[dict[str, Any]], base: list[Any], users: 
                noise: frozenset[str]) -> dict[str, Any]:
     """One rule's evidence over the cases that used it (``users``: their indices)."""
     decided: set[int] = set()
-    supports: dict[str, Counter] = defaultdict(Counter)  # side ("all", "old", "new") -> app -> cases
-    contradicts: dict[str, Counter] = defaultdict(Counter)
+    # side ("all", "old", "new") -> app -> case indices: a case counts once, however many alternatives decide it
+    supports: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    contradicts: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
     days: dict[str, list[str]] = defaultdict(list)  # side -> recording days of supporting cases
     for alt in alternatives(rule):
         with switched(rule.id, alt):
@@ -100,9 +103,9 @@ def rule_entry(rule: Rule, cases: list[dict[str, Any]], base: list[Any], users: 
                 if not _evidence(case, on, rule.id, noise):
                     continue
                 if on.input_tokens == want:
-                    supports[side][app] += 1
+                    supports[side][app].add(i)
                 elif off.input_tokens == want:
-                    contradicts[side][app] += 1
+                    contradicts[side][app].add(i)
     sides = ("old", "new") if rule.era else ("all",)
     entry: dict[str, Any] = {
         "statement": rule.statement, "verified": rule.verified,
@@ -114,10 +117,11 @@ def rule_entry(rule: Rule, cases: list[dict[str, Any]], base: list[Any], users: 
     }
     for side in sides:
         prefix = "" if side == "all" else f"{side}_"
-        entry[f"{prefix}supports"] = dict(sorted(supports[side].items()))
-        entry[f"{prefix}contradicts"] = dict(sorted(contradicts[side].items()))
-        entry[f"{prefix}contradicting_apps"] = contradicting_apps(supports[side], contradicts[side])
-        entry[f"{prefix}meets_policy"] = meets_policy(supports[side], contradicts[side])
+        sup = {app: len(ids) for app, ids in sorted(supports[side].items())}
+        con = {app: len(ids) for app, ids in sorted(contradicts[side].items())}
+        entry[f"{prefix}supports"], entry[f"{prefix}contradicts"] = sup, con
+        entry[f"{prefix}contradicting_apps"] = contradicting_apps(sup, con)
+        entry[f"{prefix}meets_policy"] = meets_policy(sup, con)
     if rule.era:
         entry["last_old"] = max(days["old"], default=None)
         entry["first_new"] = min(days["new"], default=None)
@@ -137,9 +141,59 @@ def build() -> dict[str, Any]:
             "min_cases": MIN_CASES, "contradicting_apps": 0}, "rules": rules}
 
 
+def _scope(rule: Rule) -> str:
+    models = list(rule.models)
+    shown = ", ".join(models[:3]) + (f" +{len(models) - 3}" if len(models) > 3 else "")
+    return "; ".join([", ".join(rule.apis) or "all APIs", shown or "all models"])
+
+
+def _apps_cases(by_app: dict[str, int]) -> str:
+    return f"{len(by_app)} / {sum(by_app.values())}" if by_app else "-"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _side_label(prefix: str) -> str:
+    return f"{prefix[:-1]} " if prefix else ""
+
+
+def _doc_row(rule_id: str, entry: dict[str, Any]) -> str:
+    rule = RULES[rule_id]
+    if rule.era is None:
+        verified, sides = _yes(rule.verified), [""]
+        era = ""
+    else:
+        verified, sides = f"old {_yes(rule.verified)}, new {_yes(rule.era.new_verified)}", ["old_", "new_"]
+        era = f"{entry['last_old'] or '-'} / {entry['first_new'] or '-'}"
+    support = ", ".join(f"{_side_label(p)}{_apps_cases(entry[f'{p}supports'])}" for p in sides)
+    against = ", ".join(f"{_side_label(p)}{_apps_cases(entry[f'{p}contradicts'])}" for p in sides)
+    meets = ", ".join(f"{_side_label(p)}{_yes(entry[f'{p}meets_policy'])}" for p in sides)
+    return (f"| `{rule_id}` | {_scope(rule)} | {verified} | {support} | {against} | {meets} | "
+            f"{entry['decided']} | {entry['uses']} ({entry['uses_exact']}) | {era} |")
+
+
+def rules_markdown(ledger: dict[str, Any]) -> str:
+    """docs/rules.md: one row per rule of the ledger (the staleness test compares the file with this)."""
+    head = ["# The rulebook and its evidence", "",
+            f"Generated by `{REGENERATE}` from `tests/data/reference/ledger.json`; do not edit. A rule counts",
+            f"unflagged only where at least {MIN_APPS} apps and {MIN_CASES} cases support it and no app contradicts",
+            "it (tests/core/test_ledger.py); otherwise the counts that use it are flagged `unverified_rule`.",
+            "*for* / *against*: apps / reference cases the rule makes exact / inexact when switched off (or to",
+            "its alternative); *decided*: cases whose count it changes; *used (exact)*: cases whose count used it",
+            "and how many of those are exact; an era rule's evidence is given per side of its boundary, and",
+            "*era* is the recording day of the last case showing the old behaviour / the first showing the new.",
+            "", "| rule | scope | verified | for | against | meets policy | decided | used (exact) | era |",
+            "| --- | --- | --- | --- | --- | --- | ---: | ---: | --- |"]
+    return "\n".join([*head, *(_doc_row(rid, e) for rid, e in ledger["rules"].items()), ""])
+
+
 def main() -> None:
     ledger = build()
     LEDGER.write_text(json.dumps(ledger, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+    DOC.parent.mkdir(exist_ok=True)
+    DOC.write_text(rules_markdown(ledger), encoding="utf-8")
     for rule_id, entry in ledger["rules"].items():
         ok = all(v for k, v in entry.items() if k.endswith("meets_policy"))
         print(f"{rule_id:55} uses {entry['uses']:5} decided {entry['decided']:5} "
