@@ -69,7 +69,7 @@ def _evidence(case: dict[str, Any], result: Any, rule_id: str, noise: frozenset[
     return set(result.estimate_reasons) <= {"unverified_rule"} and set(result.unverified_rules) <= {rule_id}
 
 
-def _count(case: dict[str, Any]) -> Any:
+def count_case(case: dict[str, Any]) -> Any:
     return count(case["request"], api=api_of(case), as_of=recorded(case))
 
 
@@ -90,7 +90,7 @@ def rule_entry(rule: Rule, cases: list[dict[str, Any]], base: list[Any], users: 
         with switched(rule.id, alt):
             for i in users:
                 case, on = cases[i], base[i]
-                off = _count(case)
+                off = count_case(case)
                 if off.input_tokens == on.input_tokens:
                     continue
                 decided.add(i)
@@ -128,14 +128,26 @@ def rule_entry(rule: Rule, cases: list[dict[str, Any]], base: list[Any], users: 
     return entry
 
 
-def build() -> dict[str, Any]:
+def counted_cases() -> tuple[list[dict[str, Any]], list[Any], dict[str, list[int]]]:
+    """Every reference case, its count as the rules stand, and per rule id the indices of the cases
+    whose count used it (tests/core/holdout.py starts from the same)."""
     cases = [c for name in CASE_FILES for c in load(name)]
-    base = [_count(c) for c in cases]
+    base = [count_case(c) for c in cases]
     users: dict[str, list[int]] = defaultdict(list)
     for i, result in enumerate(base):
         for rule_id in result.rules:
             users[rule_id].append(i)
-    noise = frozenset(OUTLIERS["noise"]) | frozenset(OUTLIERS["cases4"]) | frozenset(OUTLIERS["new_apps"])
+    return cases, base, users
+
+
+def noise_ids() -> frozenset[str]:
+    """Recordings known not to be what the request cost (test_reference's noise and server-state outliers)."""
+    return frozenset(OUTLIERS["noise"]) | frozenset(OUTLIERS["cases4"]) | frozenset(OUTLIERS["new_apps"])
+
+
+def build() -> dict[str, Any]:
+    cases, base, users = counted_cases()
+    noise = noise_ids()
     rules = {rule_id: rule_entry(rule, cases, base, users[rule_id], noise) for rule_id, rule in RULES.items()}
     return {"digest": inputs_digest(), "regenerate": REGENERATE, "policy": {"min_apps": MIN_APPS,
             "min_cases": MIN_CASES, "contradicting_apps": 0}, "rules": rules}
