@@ -61,14 +61,22 @@ def count_with(counter: RowCounter, table: pa.Table, *, request_column: str | No
                columns: Sequence[str] | None = None, source_file: str | None = None,
                first_row: int = 0) -> pa.Table:
     """``count_table`` with a counter the caller keeps (a Ray actor builds its own, eagerly)."""
-    wanted = output_columns(counter, table.column_names, columns)
-    rows = counter.count_lines(source_file or TABLE_LABEL, first_row, records(table, request_column))
+    rows = added_columns(counter, records(table, request_column), table.column_names, columns=columns,
+                         source_file=source_file, first_row=first_row)
+    for name in rows.column_names:
+        table = table.append_column(rows.schema.field(name), rows.column(name))
+    return table
+
+
+def added_columns(counter: RowCounter, raws: list[bytes], input_columns: Sequence[str], *,
+                  columns: Sequence[str] | None, source_file: str | None, first_row: int) -> pa.Table:
+    """The output columns for ``raws`` (one record each), without the input's."""
+    wanted = output_columns(counter, input_columns, columns)
+    rows = counter.count_lines(source_file or TABLE_LABEL, first_row, raws)
     if source_file is None:
         rows = rows.set_column(rows.schema.get_field_index("source_file"), "source_file",
                                pa.nulls(rows.num_rows, pa.string()))
-    for name in wanted:
-        table = table.append_column(rows.schema.field(name), rows.column(name))
-    return table
+    return rows.select(wanted)
 
 
 def output_columns(counter: RowCounter, input_columns: Sequence[str], columns: Sequence[str] | None) -> list[str]:
@@ -88,22 +96,28 @@ def output_columns(counter: RowCounter, input_columns: Sequence[str], columns: S
 def records(table: pa.Table, request_column: str | None) -> list[bytes]:
     """Each row's record as the job's reader would hand it to the counter: raw JSON bytes."""
     if request_column is None:
-        return [orjson.dumps(_drop_nulls(row), default=str) for row in table.to_pylist()]
+        return [record_bytes(row) for row in table.to_pylist()]
     if request_column not in table.column_names:
         raise ValueError(f"no column {request_column!r} in the table (columns: {', '.join(table.column_names)}); "
                          "pass request_column=, or None to read each whole row as the record")
     column = table.column(request_column)
-    if pa.types.is_struct(column.type) or pa.types.is_map(column.type):
-        return [b"" if value is None else orjson.dumps(_drop_nulls(_as_dict(value)), default=str)
-                for value in column.to_pylist()]
+    if pa.types.is_struct(column.type):
+        return [record_bytes(value) for value in column.to_pylist()]
     try:  # any string or binary type (large, view, dictionary-encoded): the bytes as they are
         column = column.cast(pa.large_binary())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         raise ValueError(f"column {request_column!r} is {column.type}: it must hold JSON text (string or "
                          "binary) or a struct") from None
-    return [b"" if value is None else value for value in column.to_pylist()]
+    return [record_bytes(value) for value in column.to_pylist()]
 
 
-def _as_dict(value: Any) -> Any:
-    """A map column's value arrives as (key, value) pairs."""
-    return dict(value) if isinstance(value, list) else value
+def record_bytes(value: Any) -> bytes:
+    """One record as a line of JSON: text as it is, an object (a struct's value) as the job reads a
+    Parquet struct (nulls dropped); a null is an empty line, so an ``invalid_json`` error row."""
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")  # a lone surrogate then fails to parse: an error row
+    return orjson.dumps(_drop_nulls(value), default=str)

@@ -3,6 +3,7 @@ the job check data (the bad-input corpus and the sample) and what ``tokcount cou
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 
@@ -13,6 +14,10 @@ from jobs.cli import main
 from jobs.sources import Digest, iter_records, list_shards
 from tests.data.bad.corpus import write_corpus
 from tests.jobs.conftest import MODEL, SAMPLE, ray_session, read_output  # noqa: F401 - one Ray per session
+
+# Hugging Face datasets reads these when imported (after this conftest): the tests never reach the hub.
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
 
 
 @dataclass(frozen=True)
