@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from tokcount_core.coverage import check as check_coverage
 from tokcount_core.dates import utc_date
 from tokcount_core.limits import ImageHints, Limits, TooLarge
 from tokcount_core.media.errors import InvalidMedia, MediaTooLarge
@@ -27,6 +28,8 @@ from tokcount_core.schema.requests import (
     COMPLETIONS_ADAPTER,
     RESPONSES_ADAPTER,
     Api,
+    ChatBody,
+    ResponsesBody,
     detect_api,
     moved_parameter,
 )
@@ -102,18 +105,20 @@ def _count(request: Any, model: str | None, default_model: str | None, api: Api 
     elif unverified:
         ctx.estimate(unverified)
     try:
+        parsed: ChatBody | ResponsesBody | None = None
         if kind == "chat":
-            chat = CHAT_ADAPTER.validate_python(body)
-            _refuse(chat_refusal(chat))
-            render_chat(ctx, chat)
+            parsed = CHAT_ADAPTER.validate_python(body)
+            _refuse(chat_refusal(parsed))
+            render_chat(ctx, parsed)
         elif kind == "completions":
             render_completions(ctx, COMPLETIONS_ADAPTER.validate_python(body))
         else:
-            responses = RESPONSES_ADAPTER.validate_python(body)
-            _refuse(responses_refusal(responses))
-            render_responses(ctx, responses)
+            parsed = RESPONSES_ADAPTER.validate_python(body)
+            _refuse(responses_refusal(parsed))
+            render_responses(ctx, parsed)
     except ValidationError as exc:
         raise _validation_error(exc) from exc
+    check_coverage(ctx, parsed)
     return tally(ctx, kind, explain, return_tokens)
 
 

@@ -52,6 +52,7 @@ class EstimateReason(StrEnum):
     PRO_REASONING_MODE = "pro_reasoning_mode"
     UNVERIFIED_RULE = "unverified_rule"
     SERVER_STATE = "server_state"  # OpenAI counted identical requests of this shape differently
+    OUTSIDE_EVIDENCE = "outside_evidence"  # a feature of the request few reference cases show (coverage.py)
 
 
 class Details(BaseModel):
@@ -98,6 +99,9 @@ class CountResult(BaseModel):
     estimate_reasons: list[str] = Field(default_factory=list)
     rules: list[str] = Field(default_factory=list)  # ids of the rules the count used (tokcount_core/rules.py)
     unverified_rules: list[str] = Field(default_factory=list)  # those of them that flagged it unverified_rule
+    # The request's features the reference cases show too thinly (``outside_evidence``; coverage.py).
+    outside_evidence: list[str] = Field(default_factory=list)
+    features: list[str] | None = None  # every feature of the request, with ``explain=True``
     error_code: ErrorCode | None = None
     error_message: str | None = None
     tokens: list[int] | None = None

@@ -59,6 +59,8 @@ def tally(ctx: RenderContext, kind: str, explain: bool, return_tokens: bool) -> 
         estimate_reasons=sorted(ctx.reasons),
         rules=list(ctx.rules),
         unverified_rules=[rule for rule, unverified in ctx.rules.items() if unverified],
+        outside_evidence=ctx.outside_evidence,
+        features=sorted(ctx.features) if explain else None,
         segments=views if explain else None,
         tokens=tokens if return_tokens else None,
         token_strings=[encoder.decode_single_token_bytes(t).decode("utf-8", "replace") for t in tokens]

@@ -63,10 +63,12 @@ def alternatives(rule: Rule) -> list[Any]:
 def _evidence(case: dict[str, Any], result: Any, rule_id: str, noise: frozenset[str]) -> bool:
     """Whether a case can speak for or against a rule: not a recording known not to be what the request
     cost (test_reference's noise and server-state outliers), and not an estimate for a reason other than
-    this rule (hidden context, or another unverified rule that may be what its count misses)."""
+    this rule (hidden context, or another unverified rule that may be what its count misses). A coverage
+    flag (``outside_evidence``) is no such reason: the map is itself built from these counts."""
     if case["id"] in noise:
         return False
-    return set(result.estimate_reasons) <= {"unverified_rule"} and set(result.unverified_rules) <= {rule_id}
+    return (set(result.estimate_reasons) <= {"unverified_rule", "outside_evidence"}
+            and set(result.unverified_rules) <= {rule_id})
 
 
 def count_case(case: dict[str, Any]) -> Any:

@@ -32,6 +32,12 @@ def silent(case: dict[str, Any], result: Any) -> bool:
     return not exact(case, result) and not result.estimated and not result.error_code
 
 
+def besides_coverage(result: Any) -> list[str]:
+    """A count's estimate reasons other than ``outside_evidence``: tests of one rule's flag on a made-up
+    request check that rule, whatever the coverage map says of the request's other features."""
+    return [reason for reason in result.estimate_reasons if reason != "outside_evidence"]
+
+
 def rates(rows: Rows) -> tuple[float, float]:
     """(exact, unflagged-and-wrong) shares of ``rows``."""
     n = len(rows)

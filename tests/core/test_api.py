@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.core.report import besides_coverage
 from tokcount_core import CountResult, ErrorCode, count, count_many, default_registry
 from tokcount_core.load import VocabularyError, load_mergeable_ranks
 from tokcount_core.schema.requests import detect_api
@@ -119,7 +120,7 @@ def test_unknowable_context_is_flagged_with_reasons():
         {"role": "user", "content": [{"type": "input_image", "image_url": "https://example.com/a.png"}]}]})
     assert result.estimated
     # and the image-only content surcharge, which 8 cases of 2 apps show (short of the rules.py policy)
-    assert set(result.estimate_reasons) == {"previous_response_id", "item_reference", "image_size_unknown",
+    assert set(besides_coverage(result)) == {"previous_response_id", "item_reference", "image_size_unknown",
                                             "unverified_rule"}
     assert result.unverified_rules == ["responses.image_only"]
 
@@ -307,7 +308,7 @@ def test_schema_shapes_the_rules_contradict_are_flagged():
     assert count(chat).estimated  # crewai create_reasoning_plan: 33 short in strict mode
     responses = {"model": "gpt-4o", "input": "hi", "tools": [{"type": "function", **tool}]}
     assert count(responses).estimated  # Responses tools are strict by default
-    assert not count({**responses, "tools": [{"type": "function", **tool, "strict": False}]}).estimated
+    assert not besides_coverage(count({**responses, "tools": [{"type": "function", **tool, "strict": False}]}))
 
 
 def test_a_referenced_schema_lends_its_title_and_description_to_the_property():
@@ -427,7 +428,7 @@ def test_a_call_replayed_by_id_under_a_response_format_is_flagged_as_server_stat
 def test_model_variants_count_by_their_family_and_say_when_that_is_unverified(model, family, reason):
     result = count({"model": model, "input": "Tell me a joke."})
     assert default_registry().resolve(model)[0].family == family
-    assert result.estimate_reasons == ([reason] if reason else [])
+    assert besides_coverage(result) == ([reason] if reason else [])
 
 
 def test_server_side_prompts_and_audio_replies_are_flagged():
@@ -436,7 +437,7 @@ def test_server_side_prompts_and_audio_replies_are_flagged():
     audio = count({"model": "gpt-4o-audio-preview", "messages": [
         {"role": "user", "content": "hi"}, {"role": "assistant", "audio": {"id": "audio_1"}},
         {"role": "user", "content": "again"}]})
-    assert audio.estimate_reasons == ["audio_unknown"]
+    assert besides_coverage(audio) == ["audio_unknown"]
 
 
 def test_search_preview_models_count_the_content_alone():
@@ -452,7 +453,7 @@ def test_forcing_a_hosted_tool_is_flagged():
     plain = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}]}, as_of="2026-01-01")
     forced = count({"model": "gpt-4o", "input": "hi", "tools": [{"type": "web_search"}],
                     "tool_choice": {"type": "web_search"}}, as_of="2026-01-01")
-    assert not plain.estimated and forced.estimate_reasons == ["unverified_rule"]
+    assert not plain.estimated and besides_coverage(forced) == ["unverified_rule"]
 
 
 def test_decoding_constraints_are_stripped_from_a_response_format_and_flagged():
@@ -464,7 +465,7 @@ def test_decoding_constraints_are_stripped_from_a_response_format_and_flagged():
                    "properties": {"format": {"type": "string", "format": "email", "minLength": 2}}}
     a, b = count(body(plain)), count(body(constrained))
     assert a.input_tokens == b.input_tokens and not a.estimated
-    assert b.estimate_reasons == ["unverified_rule"]
+    assert besides_coverage(b) == ["unverified_rule"]
 
 
 def test_a_2024_08_response_format_is_charged_its_name_but_not_its_block():
@@ -478,7 +479,7 @@ def test_a_2024_08_response_format_is_charged_its_name_but_not_its_block():
 
 
 def test_a_responses_request_dated_before_the_api_existed_is_flagged():
-    assert count({"model": "gpt-4o-mini", "input": "hi"}, as_of="2024-11-11").estimate_reasons == ["unverified_rule"]
+    assert besides_coverage(count({"model": "gpt-4o-mini", "input": "hi"}, as_of="2024-11-11")) == ["unverified_rule"]
     assert not count({"model": "gpt-4o-mini", "input": "hi"}, as_of="2025-03-10").estimated
 
 
@@ -500,7 +501,7 @@ def test_images_on_gpt52_and_later_are_priced_by_patches_and_flagged():
     sized = ImageHints(sizes={url: (512, 512)})
     new = count({"model": "gpt-5.4-nano", **hints_body}, images=sized)
     old = count({"model": "gpt-5", **hints_body}, images=sized)
-    assert new.input_tokens_details.image_tokens == 310 and new.estimate_reasons == ["unverified_rule"]
+    assert new.input_tokens_details.image_tokens == 310 and besides_coverage(new) == ["unverified_rule"]
     assert old.input_tokens_details.image_tokens == 210 and "image.patches_gpt52" not in old.unverified_rules
 
 

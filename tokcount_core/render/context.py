@@ -24,6 +24,9 @@ class RenderContext:
     files: int = 0  # files seen so far: only the first one pays the full file framing
     images: int = 0
     items: int = 0  # messages and content parts rendered so far
+    # The request's features and those of them outside the reference cases' evidence (coverage.py).
+    features: set[str] = field(default_factory=set)
+    outside_evidence: list[str] = field(default_factory=list)
 
     def before(self, day: date) -> bool:
         """Whether the request was made before ``day`` (undated requests follow today's rules)."""
