@@ -93,7 +93,7 @@ class Media(_Strict):
         return self
 
 
-# Where forking a process per core is paid back (measured with ``python -m jobs.bench``, README).
+# Where forking a process per core is paid back (measured with ``python -m jobs.bench``, docs/benchmark.md).
 SMALL_INPUT_BYTES = 8 * 1000 * 1000
 
 

@@ -80,7 +80,7 @@ def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: p
 
 def choose_engine(config: JobConfig, input_bytes: int) -> str:
     """Ray on a cluster (or when this process already drives one: forking it would be unsafe), one
-    process for small inputs, else a process per core of this machine (what pays, README Benchmark)."""
+    process for small inputs, else a process per core of this machine (what pays, docs/benchmark.md)."""
     execution = config.execution
     if execution.engine != "auto":
         return execution.engine
@@ -97,7 +97,7 @@ def make_pool(engine: str, config: JobConfig, input_bytes: int, counter: type[Ro
     small = input_bytes < config.execution.small_input_bytes
     if config.execution.backend == "auto" and input_bytes < FAST_BACKEND_BYTES:
         # The same tokens either way (tests/core/test_backends.py), but fastokens takes ~1.6 s more to
-        # build, paid back from about here on (32 MB: 3.5-3.9 s either way; README, Benchmark).
+        # build, paid back from about here on (32 MB: 3.5-3.9 s either way; docs/benchmark.md).
         config = config.with_updates(**{"execution.backend": "tiktoken"})
     elif config.execution.backend == "auto" and not backends.available("fastokens"):
         log("tokcount: note: the fast exact backend (fastokens) has no wheel for this platform; counting with "

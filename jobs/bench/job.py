@@ -408,7 +408,7 @@ def _cell(text: str, width: int, column: int) -> str:
 
 
 def table(result: dict[str, Any]) -> str:
-    """The human summary (the README's Benchmark section shows one)."""
+    """The human summary (docs/benchmark.md shows one)."""
     rows = [("system", "records/s", "MB/s", "vs tiktoken", "note")]
     single = result["single_thread"]
     raw = single["tiktoken_raw"]
