@@ -54,7 +54,7 @@ def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: p
              overwrite: bool = False, shards: list[Shard] | None = None,
              counter: type[RowCounter] = RowCounter) -> Plan:
     """Every fatal check (inputs exist, output writable) happens here, before any counting."""
-    shards = list_shards(inputs, filesystem) if shards is None else shards
+    shards = list_shards(inputs, filesystem, output) if shards is None else shards
     out = OutputDir(output, filesystem)
     out.prepare(overwrite)
     fingerprint = config.fingerprint("" if counter is RowCounter else counter.__name__)
@@ -99,7 +99,7 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     try:
         with ThreadPoolExecutor(1) as planner:
             # Start-up (Ray's init, the encoders) overlaps with listing and planning.
-            listing = planner.submit(list_shards, inputs, filesystem)
+            listing = planner.submit(list_shards, inputs, filesystem, output)
             if choose_engine(config, 0) == "ray":
                 pool = RayPool(config, counter, log)
             shards = listing.result()

@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import io
 import os
+import stat
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -85,26 +86,36 @@ def _join(uri: str, root_path: str, path: str) -> str:
     return uri.rstrip("/") + path[len(root_path.rstrip("/")):]
 
 
-def list_shards(inputs: list[str], filesystem: pafs.FileSystem | None = None) -> list[Shard]:
-    """Expand files, directories (recursively) and globs into shards, sorted and de-duplicated."""
+def list_shards(inputs: list[str], filesystem: pafs.FileSystem | None = None,
+                output: str | None = None) -> list[Shard]:
+    """Expand files, directories (recursively) and globs into shards, sorted and de-duplicated.
+
+    Nothing inside ``output`` is listed, so a job whose OUTPUT is under its INPUT never reads its own
+    Parquet back; an input that is OUTPUT or inside it is refused.
+    """
     found: dict[str, tuple[str, str, pafs.FileSystem, pafs.FileInfo]] = {}
+    out = _Place.of(*resolve(output, filesystem)) if output is not None else None
     for given in inputs:
         fs, path = resolve(given, filesystem)
         uri_root, base = given, path
         if any(c in path for c in _GLOB_CHARS):
             prefix = path[: min(path.index(c) for c in _GLOB_CHARS if c in path)].rsplit("/", 1)[0]
-            infos = [i for i in _walk(fs, prefix, given) if fnmatch.fnmatchcase(i.path, path)]
+            _check_outside(out, fs, prefix, given, output)
+            infos = [i for i in _walk(fs, prefix, given, out) if fnmatch.fnmatchcase(i.path, path)]
             uri_root = given[: len(given) - len(path) + len(prefix)]
             base = prefix
         else:
             info = fs.get_file_info(path)
             if info.type == pafs.FileType.NotFound:
                 raise InputError(f"input not found: {given}")
+            _check_outside(out, fs, path, given, output)
             if info.type == pafs.FileType.Directory:
-                infos = _walk(fs, path, given)
+                infos = _walk(fs, path, given, out)
             else:
                 if _kind(path) is None:
                     raise InputError(f"input {given} is not .jsonl[.gz|.zst] or .parquet")
+                if info.type != pafs.FileType.File:  # a FIFO or a device would block the reader forever
+                    raise InputError(f"input {given} is not a regular file")
                 infos = [info]
                 base = path.rsplit("/", 1)[0]
                 uri_root = given[: len(given) - len(path) + len(base)]
@@ -116,12 +127,73 @@ def list_shards(inputs: list[str], filesystem: pafs.FileSystem | None = None) ->
     return _name_shards(found)
 
 
-def _walk(fs: pafs.FileSystem, path: str, given: str) -> list[pafs.FileInfo]:
+@dataclass(frozen=True)
+class _Place:
+    """Where a path really is, to compare an input with OUTPUT: on the local filesystem its real path
+    (symlinks resolved), elsewhere the path itself; ``kind`` tells filesystems apart."""
+
+    kind: str
+    path: str
+
+    @classmethod
+    def of(cls, fs: pafs.FileSystem, path: str) -> _Place:
+        local = isinstance(fs, pafs.LocalFileSystem)
+        return cls(fs.type_name, os.path.realpath(path) if local else path.rstrip("/"))
+
+    def holds(self, other: _Place) -> bool:
+        return self.kind == other.kind and (other.path + "/").startswith(self.path.rstrip("/") + "/")
+
+
+def _check_outside(out: _Place | None, fs: pafs.FileSystem, path: str, given: str, output: str | None) -> None:
+    if out is not None and out.holds(_Place.of(fs, path)):
+        raise InputError(f"input {given} is inside OUTPUT {output} (a job never reads its own output): "
+                         "choose an OUTPUT outside the inputs")
+
+
+def _walk(fs: pafs.FileSystem, path: str, given: str, out: _Place | None) -> list[pafs.FileInfo]:
+    """The files under a directory, without hidden names (``.``/``_``) or anything inside ``out``."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        return fs.get_file_info(_local_files(path, given, out))
     try:
         infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
     except (FileNotFoundError, OSError) as exc:
         raise InputError(f"cannot list {given}: {exc}") from None
-    return [i for i in infos if i.type == pafs.FileType.File and not _hidden(i.path[len(path):])]
+    return [i for i in infos if i.type == pafs.FileType.File and not _hidden(i.path[len(path):])
+            and not (out is not None and out.holds(_Place.of(fs, i.path)))]
+
+
+def _local_files(root: str, given: str, out: _Place | None) -> list[str]:
+    """The regular files under a local directory, following symlinks but entering every directory
+    and taking every file once (by device and inode): a link back up the tree (a loop) or a second way
+    to the same place is not taken again, so nothing is counted twice and a loop ends. OUTPUT counts as
+    visited, so it is never entered. Directories are walked in sorted order: the first path wins.
+
+    pyarrow's recursive ``FileSelector`` follows every symlink, round a loop until the path is too long.
+    """
+    seen: set[tuple[int, int]] = set()
+
+    def first(path: str, directory: bool) -> bool:
+        try:
+            st = os.stat(path)
+        except OSError:  # a broken symlink
+            return False
+        key = (st.st_dev, st.st_ino)
+        if key in seen or not (directory or stat.S_ISREG(st.st_mode)):
+            return False
+        seen.add(key)
+        return True
+
+    def failed(exc: OSError) -> None:
+        raise InputError(f"cannot list {given}: {exc}")
+
+    if out is not None and out.kind == "local":
+        first(out.path, directory=True)
+    first(root, directory=True)
+    files: list[str] = []
+    for top, dirs, names in os.walk(root, onerror=failed, followlinks=True):
+        dirs[:] = [d for d in sorted(dirs) if not _hidden(d) and first(os.path.join(top, d), directory=True)]
+        files += [p for n in sorted(names) if not _hidden(n) and first(p := os.path.join(top, n), directory=False)]
+    return sorted(files)
 
 
 def _hidden(relative: str) -> bool:
