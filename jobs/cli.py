@@ -189,14 +189,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_explain(args.body, model=args.model)
         if args.command == "audit":
             from jobs.reports.audit import print_audit, run_audit
+            from jobs.reports.dataset import reading
 
-            print_audit(run_audit(args.output, by=args.by, top=args.top, out=args.out))
+            with reading(args.output):
+                print_audit(run_audit(args.output, by=args.by, top=args.top, out=args.out))
             return 0
         if args.command == "report":
             from jobs.reports.cost import print_report, run_report
+            from jobs.reports.dataset import reading
 
-            print_report(run_report(args.output, args.pricing, by=args.by, since=args.since, until=args.until,
-                                    out=args.out))
+            with reading(args.output):
+                print_report(run_report(args.output, args.pricing, by=args.by, since=args.since, until=args.until,
+                                        out=args.out))
             return 0
         if args.command == "finetune":
             return run_finetune(args)

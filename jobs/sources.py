@@ -291,10 +291,17 @@ def _open_lines(shard: Shard, hashing: bool = True) -> Iterator[tuple[Any, _Hash
 
 @contextmanager
 def _reading(shard: Shard) -> Iterator[None]:
+    """A damaged shard as one ``InputError`` naming it. pyarrow reports a Parquet file without its
+    footer as ``ArrowInvalid`` and a garbled one as an ``OSError`` without an errno; an ``OSError``
+    with one (gone, no permission) already names the path and is left as it is."""
     try:
         yield
-    except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile) as exc:
+    except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile, pa.ArrowInvalid) as exc:
         raise InputError(f"input {shard.uri} is corrupt or truncated: {exc}") from None
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise InputError(f"input {shard.uri} cannot be read: {exc}") from None
 
 
 def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
@@ -400,7 +407,7 @@ def decompressed_ratio(shard: Shard, sample: int = 16 << 20) -> float:
 def parquet_row_groups(shard: Shard) -> tuple[list[tuple[int, int]], Digest]:
     """Each row group's row count and stored bytes (from the footer), and the shard's digest."""
     digest = shard_digest(shard)
-    with shard.fs.open_input_file(shard.path) as raw:
+    with shard.fs.open_input_file(shard.path) as raw, _reading(shard):
         meta = pq.ParquetFile(raw).metadata
     groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
     return [(g.num_rows, sum(g.column(c).total_compressed_size for c in range(g.num_columns)))
@@ -409,14 +416,15 @@ def parquet_row_groups(shard: Shard) -> tuple[list[tuple[int, int]], Digest]:
 
 def iter_row_groups(shard: Shard, start: int, end: int) -> Iterator[bytes]:
     """The rows of row groups ``[start, end)`` of a Parquet shard; reads only those groups."""
-    with shard.fs.open_input_file(shard.path) as raw:
+    with shard.fs.open_input_file(shard.path) as raw, _reading(shard):
         yield from _parquet_rows(pq.ParquetFile(raw), range(start, end))
 
 
 def _iter_parquet(shard: Shard) -> Iterator[bytes | Digest]:
     with shard.fs.open_input_stream(shard.path) as raw:
         data = raw.read()
-    yield from _parquet_rows(pq.ParquetFile(pa.BufferReader(data)))
+    with _reading(shard):
+        yield from _parquet_rows(pq.ParquetFile(pa.BufferReader(data)))
     yield Digest(hashlib.sha256(data).hexdigest(), len(data))
 
 
