@@ -4,7 +4,8 @@ counting endpoints over HTTP.
 
 Fatal problems (bad config, missing input, unwritable output) print one line and exit 2 before any
 counting; so does an I/O failure mid-run (disk full, corrupt or vanished input), which keeps the
-finished shards for a rerun. Bad records never stop the job, they become error rows.
+finished shards for a rerun. Bad records never stop the job, they become error rows. Ctrl-C prints
+one line and exits 130; a job keeps its finished shards then too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from jobs.config import ConfigError, JobConfig, load_config
 from jobs.sources import InputError
 
 EXIT_FATAL = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C stopped
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,6 +219,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, InputError, OSError) as exc:
         print(f"tokcount: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FATAL
+    except KeyboardInterrupt:
+        resumable = args.command in ("count", "finetune", "batch")
+        print("tokcount: interrupted" + ("; finished shards are kept, a rerun resumes" if resumable else ""),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def one_line(exc: BaseException) -> str:
