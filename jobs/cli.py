@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="show how one request body (or one output record) is counted")
     explain.add_argument("body", help="a JSON file with one request body ('-' for stdin), or OUTPUT with --record")
     explain.add_argument("--model", help="model to use if the body has none")
-    explain.add_argument("--record", metavar="RECORD_ID", help="explain this record of the job output BODY")
+    explain.add_argument("--record", metavar="RECORD_ID", help="explain this record of the job output BODY "
+                         "(its record_id, or SOURCE_FILE:ROW when ids repeat)")
     audit = sub.add_parser("audit", help="compare logged input usage with the counts, per group")
     audit.add_argument("output", metavar="OUTPUT", help="a job's output directory")
     audit.add_argument("--by", default="model", help="group columns, comma-separated (default: model)")

@@ -12,6 +12,8 @@ import orjson
 
 from jobs.config import ConfigError, JobConfig
 
+MATCHES_LISTED = 5  # records of a duplicated id named in the error
+
 
 def run_explain(path: str, model: str | None = None) -> int:
     from tokcount_core import count
@@ -62,9 +64,6 @@ def find_record(con: Any, output: str, record: str) -> dict[str, Any]:
         raise ReportError(f"{output}: {len(found)} records have id {record!r} ({places}{more}); "
                           "give one as --record SOURCE_FILE:ROW")
     return found[0]
-
-
-MATCHES_LISTED = 5
 
 
 def explain_line(raw: bytes, row: dict[str, Any], config: JobConfig) -> int:
