@@ -4,7 +4,8 @@ counting endpoints over HTTP.
 
 Fatal problems (bad config, missing input, unwritable output) print one line and exit 2 before any
 counting; so does an I/O failure mid-run (disk full, corrupt or vanished input), which keeps the
-finished shards for a rerun. Bad records never stop the job, they become error rows.
+finished shards for a rerun. Bad records never stop the job, they become error rows. Ctrl-C prints
+one line and exits 130; a job keeps its finished shards then too.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from jobs.server import ServeOptions
 
 EXIT_FATAL = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C stopped
 
 
 class UsageError(ConfigError):
@@ -96,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="show how one request body (or one output record) is counted")
     explain.add_argument("body", help="a JSON file with one request body ('-' for stdin), or OUTPUT with --record")
     explain.add_argument("--model", help="model to use if the body has none")
-    explain.add_argument("--record", metavar="RECORD_ID", help="explain this record of the job output BODY")
+    explain.add_argument("--record", metavar="RECORD_ID", help="explain this record of the job output BODY "
+                         "(its record_id, or SOURCE_FILE:ROW when ids repeat)")
     audit = sub.add_parser("audit", help="compare logged input usage with the counts, per group")
     audit.add_argument("output", metavar="OUTPUT", help="a job's output directory")
     audit.add_argument("--by", default="model", help="group columns, comma-separated (default: model)")
@@ -292,14 +295,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_explain(args.body, model=args.model)
         if args.command == "audit":
             from jobs.reports.audit import print_audit, run_audit
+            from jobs.reports.dataset import reading
 
-            print_audit(run_audit(args.output, by=args.by, top=args.top, out=args.out))
+            with reading(args.output):
+                print_audit(run_audit(args.output, by=args.by, top=args.top, out=args.out))
             return 0
         if args.command == "report":
             from jobs.reports.cost import print_report, run_report
+            from jobs.reports.dataset import reading
 
-            print_report(run_report(args.output, args.pricing, by=args.by, since=args.since, until=args.until,
-                                    out=args.out))
+            with reading(args.output):
+                print_report(run_report(args.output, args.pricing, by=args.by, since=args.since, until=args.until,
+                                        out=args.out))
             return 0
         if args.command == "finetune":
             return run_finetune(args)
@@ -314,6 +321,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, InputError, OSError) as exc:
         print(f"tokcount: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_FATAL
+    except KeyboardInterrupt:
+        resumable = args.command in ("count", "finetune", "batch")
+        print("tokcount: interrupted" + ("; finished shards are kept, a rerun resumes" if resumable else ""),
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def one_line(exc: BaseException) -> str:

@@ -4,13 +4,16 @@ line, next to the logged count."""
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from jobs.config import ConfigError
+from jobs.config import ConfigError, JobConfig
+
+MATCHES_LISTED = 5  # records of a duplicated id named in the error
 
 
 def run_explain(path: str, model: str | None = None) -> int:
@@ -23,31 +26,58 @@ def run_explain(path: str, model: str | None = None) -> int:
     return print_segments(count(raw, default_model=model, explain=True))
 
 
-def run_explain_record(output: str, record_id: str) -> int:
+def run_explain_record(output: str, record: str) -> int:
     """Find the record's input line (``source_file``, ``source_row``), unwrap and count it as the job
-    did (the config is the one in ``_manifest.json``), and show the segments and the logged count."""
+    did (the config is the one in ``_manifest.json``), and show the segments, the logged count and,
+    when the recount differs from the stored one, that it does (the line or the rules changed)."""
     from jobs.config import validate_config
-    from jobs.counting import core_settings
-    from jobs.records import Unwrapper
-    from jobs.reports.dataset import ReportError, fetch_dicts, open_rows
-    from tokcount_core import count
+    from jobs.reports.dataset import ReportError, open_rows, reading
 
     con, _ = open_rows(output)
-    found = fetch_dicts(con, "SELECT source_file, source_row, logged_input_tokens, input_tokens FROM rows "
-                             f"WHERE record_id = '{record_id.replace(chr(39), chr(39) * 2)}' LIMIT 1")
-    if not found:
-        raise ReportError(f"{output}: no record {record_id!r}")
-    row = found[0]
+    with reading(output):
+        row = find_record(con, output, record)
     try:
         manifest = orjson.loads((Path(output) / "_manifest.json").read_bytes())
     except OSError as exc:
         raise ReportError(f"{output}: cannot read _manifest.json ({exc.strerror}); was the run finished?") from None
     config = validate_config(manifest["config"], source=f"{output}/_manifest.json")
     raw = input_line(row["source_file"], row["source_row"])
-    print(f"{record_id}: {row['source_file']}:{row['source_row']}")
+    print(f"{row['record_id'] or record}: {row['source_file']}:{row['source_row']}")
+    return explain_line(raw, row, config)
+
+
+def find_record(con: Any, output: str, record: str) -> dict[str, Any]:
+    """The one row with id ``record``, or at position ``record`` = ``SOURCE_FILE:ROW``. Ids are not
+    unique (a log may repeat one): then the matches are listed and the position is asked for."""
+    from jobs.reports.dataset import ReportError, fetch_dicts
+
+    columns = "record_id, source_file, source_row, input_tokens, error_code, rules_version"
+    found = fetch_dicts(con, f"SELECT {columns} FROM rows WHERE record_id = ? ORDER BY source_file, source_row",
+                        [record])
+    if not found and (position := re.fullmatch(r"(.+):(\d+)", record)):
+        found = fetch_dicts(con, f"SELECT {columns} FROM rows WHERE source_file = ? AND source_row = ?",
+                            [position[1], int(position[2])])
+    if not found:
+        raise ReportError(f"{output}: no record {record!r}")
+    if len(found) > 1:
+        places = ", ".join(f"{r['source_file']}:{r['source_row']}" for r in found[:MATCHES_LISTED])
+        more = f" and {len(found) - MATCHES_LISTED} more" if len(found) > MATCHES_LISTED else ""
+        raise ReportError(f"{output}: {len(found)} records have id {record!r} ({places}{more}); "
+                          "give one as --record SOURCE_FILE:ROW")
+    return found[0]
+
+
+def explain_line(raw: bytes, row: dict[str, Any], config: JobConfig) -> int:
+    """Count the input line as the job did; print its segments, the logged count, and whether the
+    recount differs from what the output stored."""
+    from jobs.counting import core_settings
+    from jobs.records import Unwrapper
+    from tokcount_core import RULES_VERSION, count
+
     ex, _ = Unwrapper(config).extract(orjson.loads(raw))
     if ex.error:
         print(f"record: {ex.error}", file=sys.stderr)
+        report_change(row, None, RULES_VERSION)
         return 1
     registry, limits = core_settings(config)
     res = count(ex.body, ex.model, default_model=config.model, api=ex.api, registry=registry, limits=limits,
@@ -56,7 +86,19 @@ def run_explain_record(output: str, record_id: str) -> int:
     if ex.logged_input_tokens is not None and res.input_tokens is not None:
         delta = ex.logged_input_tokens - res.input_tokens
         print(f"logged input tokens: {ex.logged_input_tokens}  (delta {delta:+d})")
+    report_change(row, res.input_tokens, res.rules_version)
     return status
+
+
+def report_change(row: dict[str, Any], now: int | None, rules_version: str) -> None:
+    """Say so when the recount is not what the job stored: the source line was edited since it was
+    counted, or (if the rules version differs) the counting rules changed."""
+    if now == row["input_tokens"]:
+        return
+    stored = row["input_tokens"] if row["input_tokens"] is not None else row["error_code"]
+    why = ("the source line changed since it was counted" if row["rules_version"] in (None, rules_version)
+           else f"counted with rules {row['rules_version']}, now {rules_version}")
+    print(f"changed: {why}: stored {stored}, now {now if now is not None else 'an error'}")
 
 
 def input_line(source_file: str, source_row: int) -> bytes:

@@ -35,7 +35,10 @@ class _Fork:
 
 
 def _serve(worker: ShardWorker, context: JobContext, conn: Connection, inherited: list[Connection]) -> None:
-    """A fork's loop: run each piece it is sent, answer ``(ok, result or exception)``."""
+    """A fork's loop: run each piece it is sent, answer ``(ok, result or exception)``. Ctrl-C reaches
+    the forks too (one process group); only the driver acts on it (it stops the forks), so a fork
+    does not print a traceback of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for other in inherited:  # the driver's ends: else a fork would keep another's pipe open
         other.close()
     while True:

@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from jobs.config import JobConfig
 from jobs.lock import LockedError, OutputLock
-from jobs.sources import Digest, Shard, content_sha256, identity, prefix_sha256, resolve
+from jobs.sources import Digest, Shard, content_sha256, identity, prefix_sha256, resolve, under
 
 NO_DAY = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for a null partition value
 DETAIL_FIELDS = ("text_tokens", "image_tokens", "audio_tokens", "file_tokens", "tool_tokens",
@@ -254,10 +254,6 @@ def marker_identity(marker: dict[str, Any]) -> str:
         return marker["identity"]
     fs, path = resolve(marker["input"]["uri"])
     return identity(fs, path, marker["input"]["uri"])
-
-
-def under(child: str, root: str) -> bool:
-    return child == root or child.startswith(root.rstrip("/") + "/")
 
 
 def extends(shard: Shard, marker: dict[str, Any]) -> bool:

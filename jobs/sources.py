@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import io
 import os
+import stat
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -108,31 +109,40 @@ def _root(text: str) -> str:
     return head[: head.rindex("/") + 1] if "/" in head else ""
 
 
-def list_shards(inputs: list[str], filesystem: pafs.FileSystem | None = None) -> list[Shard]:
+def list_shards(inputs: list[str], filesystem: pafs.FileSystem | None = None,
+                output: str | None = None) -> list[Shard]:
     """Expand files, directories (recursively) and globs into shards, sorted; one shard per real file.
 
     A child's URI is spelled as its input was (``logs/`` gives ``logs/a.jsonl``, a bare ``a.jsonl``
-    stays ``a.jsonl``), whatever the filesystem resolved the input to."""
+    stays ``a.jsonl``), whatever the filesystem resolved the input to. Nothing inside ``output`` is
+    listed, so a job whose OUTPUT is under its INPUT never reads its own Parquet back; an input that is
+    OUTPUT or inside it is refused."""
     found: dict[str, tuple[str, str, str, pafs.FileSystem, pafs.FileInfo]] = {}
+    out = identity(*resolve(output, filesystem), output) if output is not None else None
     for given in inputs:
         fs, path = resolve(given, filesystem)
         if any(c in path for c in _GLOB_CHARS):
             prefix = _root(path)
-            matched = [i for i in _walk(fs, prefix.rstrip("/") or "/", given) if fnmatch.fnmatchcase(i.path, path)]
+            _check_outside(out, fs, prefix.rstrip("/") or "/", given, output)
+            matched = [i for i in _walk(fs, prefix.rstrip("/") or "/", given, out)
+                       if fnmatch.fnmatchcase(i.path, path)]
             children = [(i, _root(given) + i.path[len(prefix):]) for i in matched]
             base = prefix
         else:
             info = fs.get_file_info(path)
             if info.type == pafs.FileType.NotFound:
                 raise InputError(f"input not found: {given}")
+            _check_outside(out, fs, path, given, output)
             if info.type == pafs.FileType.Directory:
                 spelled = given.rstrip("/") or "/"
                 children = [(i, spelled.rstrip("/") + "/" + i.path[len(path):].lstrip("/"))
-                            for i in _walk(fs, path, given)]
+                            for i in _walk(fs, path, given, out)]
                 base = path
             else:
                 if _kind(path) is None:
                     raise InputError(f"input {given} is not .jsonl[.gz|.zst] or .parquet")
+                if info.type != pafs.FileType.File:  # a FIFO or a device would block the reader forever
+                    raise InputError(f"input {given} is not a regular file")
                 children = [(info, given)]
                 base = path.rsplit("/", 1)[0]
         for info, uri in children:
@@ -155,12 +165,61 @@ def input_roots(inputs: list[str], filesystem: pafs.FileSystem | None = None) ->
     return roots
 
 
-def _walk(fs: pafs.FileSystem, path: str, given: str) -> list[pafs.FileInfo]:
+def under(child: str, root: str) -> bool:
+    """Whether identity ``child`` is ``root`` or inside it."""
+    return child == root or child.startswith(root.rstrip("/") + "/")
+
+
+def _check_outside(out: str | None, fs: pafs.FileSystem, path: str, given: str, output: str | None) -> None:
+    if out is not None and under(identity(fs, path, given), out):
+        raise InputError(f"input {given} is inside OUTPUT {output} (a job never reads its own output): "
+                         "choose an OUTPUT outside the inputs")
+
+
+def _walk(fs: pafs.FileSystem, path: str, given: str, out: str | None) -> list[pafs.FileInfo]:
+    """The files under a directory, without hidden names (``.``/``_``) or anything inside ``out``."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        return fs.get_file_info(_local_files(path, given, out))
     try:
         infos = fs.get_file_info(pafs.FileSelector(path, recursive=True))
     except (FileNotFoundError, OSError) as exc:
         raise InputError(f"cannot list {given}: {exc}") from None
-    return [i for i in infos if i.type == pafs.FileType.File and not _hidden(i.path[len(path):])]
+    return [i for i in infos if i.type == pafs.FileType.File and not _hidden(i.path[len(path):])
+            and not (out is not None and under(identity(fs, i.path, given), out))]
+
+
+def _local_files(root: str, given: str, out: str | None) -> list[str]:
+    """The regular files under a local directory, following symlinks but entering every directory
+    and taking every file once (by device and inode): a link back up the tree (a loop) or a second way
+    to the same place is not taken again, so nothing is counted twice and a loop ends. OUTPUT counts as
+    visited, so it is never entered. Directories are walked in sorted order: the first path wins.
+
+    pyarrow's recursive ``FileSelector`` follows every symlink, round a loop until the path is too long.
+    """
+    seen: set[tuple[int, int]] = set()
+
+    def first(path: str, directory: bool) -> bool:
+        try:
+            st = os.stat(path)
+        except OSError:  # a broken symlink
+            return False
+        key = (st.st_dev, st.st_ino)
+        if key in seen or not (directory or stat.S_ISREG(st.st_mode)):
+            return False
+        seen.add(key)
+        return True
+
+    def failed(exc: OSError) -> None:
+        raise InputError(f"cannot list {given}: {exc}")
+
+    if out is not None and "://" not in out:  # a local OUTPUT: its real path
+        first(out, directory=True)
+    first(root, directory=True)
+    files: list[str] = []
+    for top, dirs, names in os.walk(root, onerror=failed, followlinks=True):
+        dirs[:] = [d for d in sorted(dirs) if not _hidden(d) and first(os.path.join(top, d), directory=True)]
+        files += [p for n in sorted(names) if not _hidden(n) and first(p := os.path.join(top, n), directory=False)]
+    return sorted(files)
 
 
 def _hidden(relative: str) -> bool:
@@ -268,10 +327,17 @@ def _open_lines(shard: Shard, hashing: bool = True) -> Iterator[tuple[Any, _Hash
 
 @contextmanager
 def _reading(shard: Shard) -> Iterator[None]:
+    """A damaged shard as one ``InputError`` naming it. pyarrow reports a Parquet file without its
+    footer as ``ArrowInvalid`` and a garbled one as an ``OSError`` without an errno; an ``OSError``
+    with one (gone, no permission) already names the path and is left as it is."""
     try:
         yield
-    except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile) as exc:
+    except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile, pa.ArrowInvalid) as exc:
         raise InputError(f"input {shard.uri} is corrupt or truncated: {exc}") from None
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise InputError(f"input {shard.uri} cannot be read: {exc}") from None
 
 
 def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
@@ -377,7 +443,7 @@ def decompressed_ratio(shard: Shard, sample: int = 16 << 20) -> float:
 def parquet_row_groups(shard: Shard) -> tuple[list[tuple[int, int]], Digest]:
     """Each row group's row count and stored bytes (from the footer), and the shard's digest."""
     digest = shard_digest(shard)
-    with shard.fs.open_input_file(shard.path) as raw:
+    with shard.fs.open_input_file(shard.path) as raw, _reading(shard):
         meta = pq.ParquetFile(raw).metadata
     groups = [meta.row_group(i) for i in range(meta.num_row_groups)]
     return [(g.num_rows, sum(g.column(c).total_compressed_size for c in range(g.num_columns)))
@@ -386,14 +452,15 @@ def parquet_row_groups(shard: Shard) -> tuple[list[tuple[int, int]], Digest]:
 
 def iter_row_groups(shard: Shard, start: int, end: int) -> Iterator[bytes]:
     """The rows of row groups ``[start, end)`` of a Parquet shard; reads only those groups."""
-    with shard.fs.open_input_file(shard.path) as raw:
+    with shard.fs.open_input_file(shard.path) as raw, _reading(shard):
         yield from _parquet_rows(pq.ParquetFile(raw), range(start, end))
 
 
 def _iter_parquet(shard: Shard) -> Iterator[bytes | Digest]:
     with shard.fs.open_input_stream(shard.path) as raw:
         data = raw.read()
-    yield from _parquet_rows(pq.ParquetFile(pa.BufferReader(data)))
+    with _reading(shard):
+        yield from _parquet_rows(pq.ParquetFile(pa.BufferReader(data)))
     yield Digest(hashlib.sha256(data).hexdigest(), len(data))
 
 

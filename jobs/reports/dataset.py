@@ -8,6 +8,8 @@ opened: a nightly report over one day does not read (or trip over) the other day
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,6 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 
 from jobs.config import ConfigError, validate_config
 from jobs.sources import resolve
@@ -80,6 +83,7 @@ def open_rows(output: str, days: DayRange = DayRange()) -> tuple[duckdb.DuckDBPy
     try:
         dataset = pads.dataset(files, filesystem=fs, format="parquet") if files else no_rows(output)
     except (pa.ArrowInvalid, OSError) as exc:
+        _raise_corrupt(output, fs, files)
         raise ReportError(f"{output}: unreadable Parquet: {str(exc).splitlines()[0]}") from None
     con = duckdb.connect()
     con.register("job_rows", dataset)
@@ -104,6 +108,30 @@ def no_rows(output: str) -> pa.Table:
     return RowCounter.schema_for(config).empty_table()
 
 
+@contextmanager
+def reading(output: str) -> Iterator[None]:
+    """Queries over ``open_rows(output)``: a DuckDB error from a corrupt or truncated Parquet file in
+    OUTPUT becomes one ``ReportError`` naming that file (DuckDB's own names none, or spans lines).
+    Any other DuckDB error is a bug of ours and is raised as it is."""
+    try:
+        yield
+    except duckdb.Error:
+        _raise_corrupt(output, *output_files(output, DayRange()))
+        raise
+
+
+def _raise_corrupt(output: str, fs: pafs.FileSystem, files: list[str]) -> None:
+    """Raise a ``ReportError`` for the first of ``files`` pyarrow cannot read through, if one is: only
+    after a read failed, so the full read costs nothing on the way that works."""
+    for path in files:
+        try:
+            with fs.open_input_file(path) as raw:
+                for _ in pq.ParquetFile(raw).iter_batches():
+                    pass
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise ReportError(f"{output}: corrupt Parquet file {path}: {exc}") from None
+
+
 def group_columns(by: str, columns: list[str], output: str) -> list[str]:
     """``--by a,b`` checked against the rows' columns, so a typo or a missing tenant fails clearly."""
     names = [c.strip() for c in by.split(",") if c.strip()]
@@ -117,8 +145,8 @@ def group_columns(by: str, columns: list[str], output: str) -> list[str]:
 GROUPABLE = ("model", "day", "tenant", "api", "encoding", "source_file", "batch", "estimated", "error_code", "rule")
 
 
-def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cursor = con.execute(sql)
+def fetch_dicts(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+    cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

@@ -259,7 +259,8 @@ def test_partitions_prune_and_nightly_reruns_are_idempotent(tmp_path, capsys):
     day1.write_bytes(b"not parquet")
     assert main(args) == 0
     assert main(["report", str(out), "--pricing", str(prices)]) == 2
-    assert "unreadable Parquet" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"corrupt Parquet file {out / 'day=2024-10-01'}/" in err, err
     # Re-running tonight's count and report changes nothing.
     day1.unlink()
     (out / "_done").rename(tmp_path / "done-kept")  # forget the markers: both shards are counted again

@@ -108,3 +108,31 @@ def test_killed_job_resumes_to_the_same_output(sample, tmp_path):
     differing = [name for name in fresh.column_names if not resumed[name].equals(fresh[name])]
     assert resumed.num_rows == fresh.num_rows and not differing, differing
     assert same_totals(manifest, reference)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("engine", ["in-process", "local"])
+def test_ctrl_c_prints_one_line_exits_130_and_a_rerun_resumes(sample, tmp_path, engine):
+    """SIGINT to the whole process group, as Ctrl-C in a terminal sends it (the local engine's forks
+    get it too), after the first shard is done; then the same command again."""
+    big = tmp_path / "big"
+    big.mkdir()
+    lines = (sample / "responses-000.jsonl").read_bytes()
+    for i in range(8):
+        (big / f"part-{i}.jsonl").write_bytes(lines * 10)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "jobs.cli", "count", str(big), str(out), "--model", MODEL, "--engine", engine,
+           "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    deadline = time.time() + 120
+    while not list(out.glob("_done/*.json")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert (proc.returncode, stdout, stderr) == (
+        130, "", "tokcount: interrupted; finished shards are kept, a rerun resumes\n")
+    done_before = len(list(out.glob("_done/*.json")))
+    assert 0 < done_before < 8, "the interrupt should land mid-job"
+    rerun = subprocess.run(cmd, cwd=REPO, check=True, capture_output=True, text=True)
+    assert f"({done_before} resumed)" in rerun.stdout

@@ -62,3 +62,16 @@ def test_s3_in_and_out_by_cli_and_on_ray(s3, sample, ray_session, tmp_path):
         assert json.loads(f.read())["totals"]["records"] == 350
     proc = subprocess.run(cmd, cwd=REPO, env={**os.environ, **env}, capture_output=True, text=True)
     assert proc.returncode == 0 and "(4 resumed)" in proc.stdout, proc.stdout + proc.stderr[-2000:]
+
+
+def test_s3_output_under_the_input_prefix_is_not_read_back(s3, sample):
+    """``count s3://b/logs/ s3://b/logs/out`` twice: the second run resumes, it reads no Parquet of the first."""
+    fs, _ = s3
+    for path in sample.iterdir():
+        with fs.open_output_stream(f"logs-in/nested/{path.name}", compression=None) as f:
+            f.write(path.read_bytes())
+    config = JobConfig(model=MODEL).with_updates(**{"execution.engine": "in-process"})
+    for _ in range(2):
+        manifest = run_job(["s3://logs-in/nested/"], "s3://logs-in/nested/out", config, filesystem=fs,
+                           log=lambda _m: None).manifest
+    assert (len(manifest["inputs"]), manifest["run"]["shards_skipped"], manifest["totals"]["records"]) == (4, 4, 350)

@@ -19,12 +19,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from jobs.cli import main
 from jobs.config import JobConfig
-from tests.jobs.conftest import MODEL, REPO, SAMPLE, read_output, stem
+from tests.jobs.conftest import MODEL, REPO, SAMPLE, read_output, shard_file, stem
 
 from .conftest import run
 
@@ -222,6 +223,47 @@ def test_a_corrupt_compressed_shard_is_one_clear_line(sample, tmp_path, capsys, 
     assert f"input {sample / 'finetune-000.jsonl.gz'} is corrupt or truncated" in err, err
     assert not list((tmp_path / "out").glob("finetune-000*.parquet"))
     assert not (tmp_path / "out" / "_manifest.json").exists()
+
+
+@pytest.mark.parametrize("damage", ["random bytes", "truncated"])
+def test_a_corrupt_parquet_input_is_one_clear_line_and_a_rerun_resumes(sample, tmp_path, capsys, damage):
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.Table.from_pylist([{"model": "gpt-4o", "input": f"hello {i}"} for i in range(100)]), sink)
+    data = sink.getvalue().to_pybytes()
+    bad = sample / "logs.parquet"  # the smallest shard: counted last (in-process goes biggest first)
+    bad.write_bytes(os.urandom(len(data)) if damage == "random bytes" else data[: len(data) // 2])
+    err = fatal(capsys, [str(sample), str(tmp_path / "out"), "--model", MODEL, "--in-process"])
+    assert err.startswith(f"tokcount: error: input {bad} is corrupt or truncated: "), err
+    assert len(markers(tmp_path / "out")) == 4, "the finished shards are kept"
+    bad.write_bytes(data)
+    assert main(["count", "--quiet", str(sample), str(tmp_path / "out"), "--model", MODEL, "--in-process"]) == 0
+    assert "(4 resumed)" in capsys.readouterr().out
+
+
+def damaged(data: bytes, damage: str) -> bytes:
+    """Parquet bytes cut in half, or with every data page garbled and the footer intact."""
+    if damage == "truncated":
+        return data[: len(data) // 2]
+    footer = int.from_bytes(data[-8:-4], "little") + 8
+    return data[:4] + bytes(b ^ 0x5A for b in data[4:-footer]) + data[-footer:]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbled pages"])
+def test_a_corrupt_parquet_file_in_output_is_one_clear_line_naming_it(sample, tmp_path, capsys, damage):
+    out = tmp_path / "out"
+    assert main(["count", "--quiet", str(sample), str(out), "--model", MODEL, "--in-process"]) == 0
+    record = json.loads((sample / "batch-000.jsonl").read_bytes().split(b"\n", 1)[0])["custom_id"]
+    bad = shard_file(out, "chat-logs-000.parquet")
+    bad.write_bytes(damaged(bad.read_bytes(), damage))
+    capsys.readouterr()
+    pricing = str(REPO / "configs" / "pricing.yaml")
+    commands = [["audit", str(out)], ["report", str(out), "--pricing", pricing]]
+    if damage == "truncated":  # else explain skips the file: its footer's statistics say the id is not in it
+        commands.append(["explain", str(out), "--record", record])
+    for argv in commands:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"tokcount: error: {out}: corrupt Parquet file {bad}: ") and "\n" not in err, err
 
 
 def edit_in_place(shard: Path, mtime_shift_ns: int) -> bytes:
