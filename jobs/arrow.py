@@ -19,8 +19,8 @@ import orjson
 import pyarrow as pa
 
 from jobs.config import JobConfig, validate_config
-from jobs.counting import RowCounter
-from jobs.sources import _drop_nulls
+from jobs.job.counting import RowCounter
+from jobs.readers.files import _drop_nulls
 
 # What rows of a table report as their location when no ``source_file`` is given (record_id of a record
 # without an id, error messages): ``table:<row>``.

@@ -18,10 +18,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from jobs.config import ConfigError, JobConfig, load_config
-from jobs.sources import InputError
+from jobs.readers.files import InputError
 
 if TYPE_CHECKING:
-    from jobs.server import ServeOptions
+    from jobs.server.app import ServeOptions
 
 EXIT_FATAL = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a process Ctrl-C stopped
@@ -208,7 +208,7 @@ def serve_options(args: argparse.Namespace) -> ServeOptions:
         # An empty TOKCOUNT_API_KEY is a secret that failed to load; only an unset one means no auth.
         raise ConfigError("--api-key (or TOKCOUNT_API_KEY) is empty or has surrounding whitespace; "
                           "unset it to serve without authentication")
-    from jobs.server import ServeOptions
+    from jobs.server.app import ServeOptions
 
     config = load_config(args.config).with_updates(model=args.model)
     return ServeOptions(config, api_key=key, timeout=args.timeout, header_timeout=args.header_timeout,
@@ -241,7 +241,7 @@ def split_paths(args: argparse.Namespace) -> tuple[list[str], str]:
 def job_output(args: argparse.Namespace) -> dict[str, Any]:
     """Where a job's messages go: nowhere with ``--quiet``; else a live bar on a terminal (a line every
     ``--progress-every`` seconds elsewhere), with warnings printed above it."""
-    from jobs.progress import Progress
+    from jobs.job.progress import Progress
 
     if args.quiet:
         return {"log": lambda _msg: None, "progress": None}
@@ -250,7 +250,7 @@ def job_output(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_count(args: argparse.Namespace) -> int:
-    from jobs.pipeline import run_job
+    from jobs.job.pipeline import run_job
 
     inputs, output = split_paths(args)
     config = config_from_args(args)
@@ -313,7 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "batch":
             return run_batch(args)
         if args.command == "serve":
-            from jobs.server import run_serve
+            from jobs.server.app import run_serve
 
             return run_serve(args.host, args.port, serve_options(args), workers=args.workers)
         return run_count(args)

@@ -70,8 +70,8 @@ def find_record(con: Any, output: str, record: str) -> dict[str, Any]:
 def explain_line(raw: bytes, row: dict[str, Any], config: JobConfig) -> int:
     """Count the input line as the job did; print its segments, the logged count, and whether the
     recount differs from what the output stored."""
-    from jobs.counting import core_settings
-    from jobs.records import Unwrapper
+    from jobs.job.counting import core_settings
+    from jobs.job.records import Unwrapper
     from tokcount_core import RULES_VERSION, count
 
     ex, _ = Unwrapper(config).extract(orjson.loads(raw))
@@ -102,7 +102,7 @@ def report_change(row: dict[str, Any], now: int | None, rules_version: str) -> N
 
 
 def input_line(source_file: str, source_row: int) -> bytes:
-    from jobs.sources import iter_records, list_shards
+    from jobs.readers.files import iter_records, list_shards
 
     for i, item in enumerate(iter_records(list_shards([source_file])[0])):
         if i == source_row and isinstance(item, bytes):

@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from jobs.arrow import count_with, job_config
-from jobs.counting import RowCounter
+from jobs.job.counting import RowCounter
 
 
 class CountTokens:

@@ -260,7 +260,7 @@ def job_runs(root: Path, corpus: Path, args: argparse.Namespace, baseline: _Base
     """The full job (read JSONL, count, write Parquet, manifest) on each engine at each scale."""
     import ray
 
-    from jobs.pipeline import choose_engine, run_job
+    from jobs.job.pipeline import choose_engine, run_job
 
     # Ray renices its workers to 15: on a shared machine the actors would then lose to every other
     # process while the single-thread baseline (this process, nice 0) does not. Compete equally.

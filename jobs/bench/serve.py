@@ -177,7 +177,7 @@ def wrk_run(host: str, port: int, body: bytes, clients: int, seconds: float) -> 
 def in_process_seconds(body: bytes, repeat: int) -> float:
     """Median time of ``count`` on the body in this process: the floor a server adds its cost to."""
     from jobs.config import JobConfig
-    from jobs.counting import core_settings
+    from jobs.job.counting import core_settings
 
     registry, limits = core_settings(JobConfig())  # the server's settings: same backend, encoders built
     times = []

@@ -22,11 +22,11 @@ import orjson
 import pyarrow.parquet as pq
 
 from jobs.config import ConfigError, JobConfig
-from jobs.counting import core_settings
-from jobs.output import OutputDir
-from jobs.pipeline import Log, log_stderr, run_job
-from jobs.progress import Progress
-from jobs.records import Unwrapper
+from jobs.job.counting import core_settings
+from jobs.job.output import OutputDir
+from jobs.job.pipeline import Log, log_stderr, run_job
+from jobs.job.progress import Progress
+from jobs.job.records import Unwrapper
 from jobs.reports.pricing import PriceBook, load_prices
 
 # Endpoints whose bodies the core counts (facts §5 lists the Batch endpoints).

@@ -14,8 +14,8 @@ import orjson
 import pyarrow as pa
 
 from jobs.config import JobConfig
-from jobs.counting import RowCounter, _fail
 from jobs.datasets.checks import check_example, example_kind
+from jobs.job.counting import RowCounter, _fail
 from tokcount_core import CountResult, ErrorCode, count
 from tokcount_core.result import EstimateReason
 

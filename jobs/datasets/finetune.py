@@ -19,11 +19,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from jobs.config import ConfigError, JobConfig
-from jobs.counting import core_settings
 from jobs.datasets.examples import NO_LIMIT, ExampleCounter
-from jobs.output import OutputDir
-from jobs.pipeline import Log, log_stderr, run_job
-from jobs.progress import Progress
+from jobs.job.counting import core_settings
+from jobs.job.output import OutputDir
+from jobs.job.pipeline import Log, log_stderr, run_job
+from jobs.job.progress import Progress
 from jobs.reports.pricing import load_prices
 
 # The cookbook's defaults, verbatim (finetune_facts.md §1.4): target 3 epochs, clamped so that

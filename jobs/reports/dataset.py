@@ -21,7 +21,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from jobs.config import ConfigError, validate_config
-from jobs.sources import resolve
+from jobs.readers.files import resolve
 
 _PARTITION = re.compile(r"^day=(\d{4}-\d{2}-\d{2})$")
 
@@ -98,8 +98,8 @@ def open_rows(output: str, days: DayRange = DayRange()) -> tuple[duckdb.DuckDBPy
 def no_rows(output: str) -> pa.Table:
     """No file in range (a quiet day's partition, a run over empty inputs): an empty table in the schema the
     job wrote, rebuilt from its manifest's config, so the reports still have their columns."""
-    from jobs.counting import RowCounter
-    from jobs.output import OutputDir
+    from jobs.job.counting import RowCounter
+    from jobs.job.output import OutputDir
 
     manifest = OutputDir(output).read_json("_manifest.json")
     if not isinstance(manifest, dict) or "config" not in manifest:

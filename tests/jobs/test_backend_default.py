@@ -9,7 +9,7 @@ from importlib.metadata import requires
 from packaging.requirements import Requirement
 
 from jobs.config import JobConfig
-from jobs.pipeline import FAST_BACKEND_BYTES, make_pool
+from jobs.job.pipeline import FAST_BACKEND_BYTES, make_pool
 from tokcount_core import encoding
 
 

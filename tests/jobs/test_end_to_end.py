@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from jobs.config import JobConfig
-from jobs.pipeline import run_job
+from jobs.job.pipeline import run_job
 from tokcount_core import count
 
 from .conftest import MODEL, read_output, sample_lines
@@ -31,7 +31,7 @@ BASE_SCHEMA = pa.schema([
 
 
 def expected(name: str, line: bytes):
-    """What the core says about one sample line, unwrapped by hand (independently of jobs.records)."""
+    """What the core says about one sample line, unwrapped by hand (independently of jobs.job.records)."""
     try:
         record = json.loads(line)
     except ValueError:

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from jobs.config import ConfigError, JobConfig, validate_config
-from jobs.pipeline import run_job
+from jobs.job.pipeline import run_job
 from tokcount_core import count
 
 from .conftest import read_output

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from jobs.cli import main
-from jobs.sources import list_shards
+from jobs.readers.files import list_shards
 
 from .conftest import MODEL, REPO, SAMPLE, read_output
 

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import zstandard
 
 from jobs.config import JobConfig
-from jobs.counting import RowCounter
-from jobs.pipeline import run_job
+from jobs.job.counting import RowCounter
+from jobs.job.pipeline import run_job
 from tokcount_core import count
 
 from .conftest import MODEL, read_output, shard_file

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from jobs.config import JobConfig
-from jobs.pipeline import run_job
+from jobs.job.pipeline import run_job
 
 from .conftest import MODEL, REPO, SAMPLE, stem
 

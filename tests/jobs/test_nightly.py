@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 from jobs.cli import main
-from jobs.lock import OutputLock
+from jobs.job.lock import OutputLock
 
 from .conftest import read_output, stem
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from jobs.config import JobConfig
-from jobs.pipeline import run_job
+from jobs.job.pipeline import run_job
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "audit.ipynb"
 

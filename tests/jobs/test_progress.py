@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from jobs.output import ShardStats
-from jobs.progress import Progress
+from jobs.job.output import ShardStats
+from jobs.job.progress import Progress
 
 PIECE = ShardStats(records=1000, errors={"invalid_json": 2}, estimated=3)
 

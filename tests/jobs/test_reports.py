@@ -15,7 +15,7 @@ import pytest
 
 from jobs.cli import main
 from jobs.config import ConfigError, JobConfig
-from jobs.pipeline import run_job
+from jobs.job.pipeline import run_job
 from jobs.reports.audit import run_audit
 from jobs.reports.cost import run_report
 from jobs.reports.pricing import load_prices

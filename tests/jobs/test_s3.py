@@ -12,7 +12,7 @@ import pyarrow.fs as pafs
 import pytest
 
 from jobs.config import JobConfig
-from jobs.pipeline import run_job
+from jobs.job.pipeline import run_job
 
 from .conftest import MODEL, REPO, read_output
 

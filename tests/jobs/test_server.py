@@ -31,8 +31,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from jobs.bench.serve import run_load
 from jobs.cli import main
 from jobs.config import JobConfig
-from jobs.pipeline import run_job
-from jobs.server import CountingService, ServeOptions, create_app, uvicorn_config
+from jobs.job.pipeline import run_job
+from jobs.server.app import CountingService, ServeOptions, create_app, uvicorn_config
 from tests.data.bad.corpus import body, file_part, pdf, user
 from tokcount_core import count
 

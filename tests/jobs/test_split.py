@@ -14,9 +14,9 @@ import zstandard
 
 from jobs.bench.corpus import iter_records as corpus_records
 from jobs.config import JobConfig
-from jobs.pieces import index, iter_piece, units
-from jobs.pipeline import run_job
-from jobs.sources import Digest, index_lines, iter_parts, iter_range, iter_records, list_shards
+from jobs.job.pieces import index, iter_piece, units
+from jobs.job.pipeline import run_job
+from jobs.readers.files import Digest, index_lines, iter_parts, iter_range, iter_records, list_shards
 
 from .conftest import MODEL, SAMPLE, read_output, stem
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from jobs.cli import main
-from jobs.sources import Digest, iter_records, list_shards
+from jobs.readers.files import Digest, iter_records, list_shards
 from tests.data.bad.corpus import write_corpus
 from tests.jobs.conftest import MODEL, SAMPLE, ray_session, read_output  # noqa: F401 - one Ray per session
 

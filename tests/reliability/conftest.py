@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from jobs.config import JobConfig
-from jobs.pipeline import run_job
+from jobs.job.pipeline import run_job
 from tests.data.bad.corpus import Expected, write_corpus
 from tests.jobs.conftest import ray_session, sample  # noqa: F401 - one ray.init per session; a sample copy
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobs.config import JobConfig
-from jobs.counting import RowCounter
+from jobs.job.counting import RowCounter
 from tests.data.bad.corpus import GOOD_LINES
 from tokcount_core import ErrorCode
 

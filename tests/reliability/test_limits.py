@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from jobs.config import JobConfig
-from jobs.counting import RowCounter
+from jobs.job.counting import RowCounter
 from tests.data.bad.corpus import MB, body, data_url, deep_schema, file_part, image, pdf, png, tool, user
 from tests.jobs.conftest import REPO, read_output
 from tokcount_core import Limits

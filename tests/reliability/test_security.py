@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from jobs.config import JobConfig
-from jobs.counting import RowCounter
+from jobs.job.counting import RowCounter
 from tests.data.bad.corpus import PASSWD, body, user
 from tests.jobs.conftest import read_output
 from tokcount_core import count

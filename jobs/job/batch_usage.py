@@ -9,8 +9,8 @@ from __future__ import annotations
 import orjson
 import pyarrow.fs as pafs
 
-from jobs.records import PRESETS, extract
-from jobs.sources import iter_records, list_shards
+from jobs.job.records import PRESETS, extract
+from jobs.readers.files import iter_records, list_shards
 
 Usage = tuple[int | None, int | None, int | None]  # input, cached, output tokens
 

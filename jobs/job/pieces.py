@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from jobs.sources import (
+from jobs.readers.files import (
     Digest,
     Shard,
     compressed,

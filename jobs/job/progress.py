@@ -12,7 +12,7 @@ import sys
 import time
 from typing import IO, Any
 
-from jobs.output import ShardStats
+from jobs.job.output import ShardStats
 
 
 class Progress:

@@ -2,7 +2,7 @@
 
 A shard is one piece, unless it is larger than ``execution.split_bytes``: then it is written as
 ``<shard>.part-NNNNN.parquet`` files (plain JSONL: byte ranges; Parquet: runs of row groups; gzip/zstd
-JSONL: ranges of its decompressed lines), counted in parallel by several pieces (``jobs.pieces``) and
+JSONL: ranges of its decompressed lines), counted in parallel by several pieces (``jobs.job.pieces``) and
 committed by the driver when every piece is written. The parts depend only on the shard's bytes and
 the config, so every engine writes the same files.
 """
@@ -17,12 +17,12 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from jobs.batch_usage import Usage
 from jobs.config import JobConfig
-from jobs.counting import RowCounter
-from jobs.output import OutputDir, ShardStats, ShardWriter, add_stats, commit_shard
-from jobs.pieces import Piece, index, iter_piece
-from jobs.sources import Digest, Shard, iter_parts, iter_records
+from jobs.job.batch_usage import Usage
+from jobs.job.counting import RowCounter
+from jobs.job.output import OutputDir, ShardStats, ShardWriter, add_stats, commit_shard
+from jobs.job.pieces import Piece, index, iter_piece
+from jobs.readers.files import Digest, Shard, iter_parts, iter_records
 
 MAX_BLOCK_BYTES = 64 << 20
 _WARM_UP = b'{"model": "gpt-4o", "input": [{"role": "user", "content": "hi"}]}'

@@ -45,8 +45,8 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.supervisors import Multiprocess
 
 from jobs.config import JobConfig
-from jobs.counting import core_settings
-from jobs.server_metrics import MULTIPROC_ENV, Metrics
+from jobs.job.counting import core_settings
+from jobs.server.metrics import MULTIPROC_ENV, Metrics
 from tokcount_core import RULES_VERSION, CountResult, ErrorCode, count
 
 # Path -> the body shape it takes (the core's ``api``).
@@ -407,7 +407,7 @@ def run_serve(host: str, port: int, options: ServeOptions, workers: int = 1) -> 
         metrics_dir = tempfile.mkdtemp(prefix="tokcount-metrics-")
         os.environ[MULTIPROC_ENV] = metrics_dir
         os.environ[OPTIONS_ENV] = options.to_json()
-        config = uvicorn_config("jobs.server:app_from_env", host, port, options, workers)
+        config = uvicorn_config("jobs.server.app:app_from_env", host, port, options, workers)
     else:
         config = uvicorn_config(create_app(options), host, port, options)
     sock = config.bind_socket()  # TCP: asyncio sets TCP_NODELAY on every connection, so no Nagle stalls

@@ -31,8 +31,8 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from jobs.config import JobConfig
-from jobs.lock import LockedError, OutputLock
-from jobs.sources import Digest, Shard, content_sha256, identity, prefix_sha256, resolve, under
+from jobs.job.lock import LockedError, OutputLock
+from jobs.readers.files import Digest, Shard, content_sha256, identity, prefix_sha256, resolve, under
 
 NO_DAY = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for a null partition value
 DETAIL_FIELDS = ("text_tokens", "image_tokens", "audio_tokens", "file_tokens", "tool_tokens",

@@ -18,15 +18,15 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from jobs.batch_usage import load_batch_usage
 from jobs.config import JobConfig
-from jobs.counting import RowCounter
-from jobs.engines import ForkPool, LocalPool, Pool, RayPool, ensure_ray, ray_info, schedule
-from jobs.manifest import build_manifest
-from jobs.output import OutputDir, extends
-from jobs.progress import Progress
-from jobs.sources import InputError, Shard, input_roots, list_shards
-from jobs.work import JobContext
+from jobs.job.batch_usage import load_batch_usage
+from jobs.job.counting import RowCounter
+from jobs.job.engines import ForkPool, LocalPool, Pool, RayPool, ensure_ray, ray_info, schedule
+from jobs.job.manifest import build_manifest
+from jobs.job.output import OutputDir, extends
+from jobs.job.progress import Progress
+from jobs.job.work import JobContext
+from jobs.readers.files import InputError, Shard, input_roots, list_shards
 from tokcount_core import backends
 
 __all__ = ["JobResult", "Plan", "ensure_ray", "plan_job", "run_job"]

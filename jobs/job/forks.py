@@ -3,7 +3,7 @@ encoders) built here once, and survive one of them being killed.
 
 Each fork gets its pieces over its own pipe and answers them in order, so the driver always knows
 which piece a fork was counting when it died: the oldest it has not answered. The fork is replaced
-and its pieces are sent again (``jobs.retries``: a piece that kills its worker ``MAX_KILLS`` times
+and its pieces are sent again (``jobs.job.retries``: a piece that kills its worker ``MAX_KILLS`` times
 is given up); the other forks keep counting meanwhile.
 """
 
@@ -20,9 +20,9 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from jobs.config import JobConfig
-from jobs.counting import RowCounter
-from jobs.retries import Task
-from jobs.work import JobContext, ShardWorker
+from jobs.job.counting import RowCounter
+from jobs.job.retries import Task
+from jobs.job.work import JobContext, ShardWorker
 
 IN_FLIGHT = 2  # pieces per worker: the next one is already there when one finishes
 

@@ -12,11 +12,11 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
-from jobs.batch_usage import Usage
 from jobs.config import JobConfig
-from jobs.image_fetch import ImageSizer
-from jobs.output import output_schema
-from jobs.records import MISSING, Unwrapper, get_path
+from jobs.job.batch_usage import Usage
+from jobs.job.image_fetch import ImageSizer
+from jobs.job.output import output_schema
+from jobs.job.records import MISSING, Unwrapper, get_path
 from jobs.reports.pricing import price_key
 from tokcount_core import RULES_VERSION, ErrorCode, EstimateReason, Limits, Registry, count, default_registry
 from tokcount_core.dates import utc_date

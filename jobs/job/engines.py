@@ -8,9 +8,9 @@ own encoders while the driver plans.
 The driver only plans and hands out pieces (``schedule``): each worker reads, counts, writes and
 commits its own, so rows never pass through the driver. Whole shards go biggest first, so the
 last one to finish is a small one; a split plain JSONL or Parquet shard's ranges wait for its
-index (one fast pass), a split compressed shard's runs of parts need none (``jobs.pieces``).
+index (one fast pass), a split compressed shard's runs of parts need none (``jobs.job.pieces``).
 A killed worker is replaced (a new fork, a restarted actor) and its pieces run again; a piece that
-keeps killing its worker is given up (``jobs.retries``).
+keeps killing its worker is given up (``jobs.job.retries``).
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.config import JobConfig
-from jobs.counting import RowCounter
-from jobs.forks import IN_FLIGHT, ForkPool
-from jobs.output import ShardStats, add_stats, commit_shard
-from jobs.pieces import indexed, splits, units
-from jobs.retries import Task, WorkerKilled
-from jobs.sources import Digest, Shard
-from jobs.work import JobContext, PartResult, ShardWorker
+from jobs.job.counting import RowCounter
+from jobs.job.forks import IN_FLIGHT, ForkPool
+from jobs.job.output import ShardStats, add_stats, commit_shard
+from jobs.job.pieces import indexed, splits, units
+from jobs.job.retries import Task, WorkerKilled
+from jobs.job.work import JobContext, PartResult, ShardWorker
+from jobs.readers.files import Digest, Shard
 
 OnMarker = Callable[[Shard, dict[str, Any]], None]
 OnProgress = Callable[[float, ShardStats], None]
@@ -80,7 +80,7 @@ class RayPool:
 
     A killed actor is restarted by Ray (``max_restarts=-1``), but its pieces are sent again from
     here (``max_task_retries=0``), so a piece that kills it every time is given up after
-    ``MAX_KILLS`` (``jobs.retries``) instead of being retried forever. Ray fails every piece the
+    ``MAX_KILLS`` (``jobs.job.retries``) instead of being retried forever. Ray fails every piece the
     dead actor had, in no particular order, and may fail those sent while it restarts: pieces are
     read back in the order sent, only a piece sent since the last death seen has one counted, and
     nothing is sent to the actor until it answers a ping again. Its pieces then go back to it (a

@@ -5,7 +5,7 @@ We split lines ourselves (on ``\\n`` only) because ``read_text`` also splits on 
 becomes one row ``(source_file, source_row, raw)``; the content hash is taken over the bytes as
 stored (compressed), while reading, so the manifest and resume markers cost no second pass.
 
-A big shard is also read in pieces (``jobs.pieces`` decides which): a plain file from a byte offset
+A big shard is also read in pieces (``jobs.job.pieces`` decides which): a plain file from a byte offset
 (``iter_range``, numbered by ``index_lines``), Parquet by row groups (``iter_row_groups``, numbered
 from the footer), and a compressed file as parts of its decompressed lines (``iter_parts``, which
 decompresses from the start and counts the newlines it skips).

@@ -11,8 +11,8 @@ from dataclasses import asdict
 from typing import Any
 
 from jobs.config import JobConfig
-from jobs.output import ShardStats, add_stats
-from jobs.sources import Shard
+from jobs.job.output import ShardStats, add_stats
+from jobs.readers.files import Shard
 from tokcount_core import RULES_VERSION
 
 

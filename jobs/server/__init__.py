@@ -1,0 +1,1 @@
+"""``tokcount serve``: the hosted counting endpoints over HTTP (``app``) and their Prometheus metrics."""
