@@ -5,15 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow.compute as pc
+
 from jobs.config import JobConfig
 from jobs.job.pipeline import run_job
+
+from .conftest import read_output
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "audit.ipynb"
 
 
 def test_audit_notebook_runs_on_the_sample(sample, tmp_path):
     run_job([str(sample)], str(tmp_path / "out"), JobConfig(model="gpt-4o-mini"), log=lambda _m: None)
-    namespace = {"OUTPUT": str(tmp_path / "out"), "PRICING": str(NOTEBOOK.parents[1] / "configs" / "pricing.yaml")}
+    namespace = {"OUTPUT": str(tmp_path / "out"), "PRICING": str(NOTEBOOK.parents[1] / "configs" / "pricing.yaml"),
+                 "SAMPLE": str(sample)}
     for cell in json.loads(NOTEBOOK.read_text())["cells"]:
         if cell["cell_type"] == "code":
             exec(compile("".join(cell["source"]), str(NOTEBOOK), "exec"), namespace)
@@ -24,3 +29,6 @@ def test_audit_notebook_runs_on_the_sample(sample, tmp_path):
     report = namespace["report"]
     assert report.total["records"] == 350 and report.total["cost_usd"] == sum(
         r["cost_usd"] for r in report.rows if r["cost_usd"] is not None)
+    # the library cell: the fine-tuning shard's 80 examples, counted as `tokcount count --format finetune` does
+    finetune = read_output(tmp_path / "out").filter(pc.match_substring(pc.field("source_file"), "finetune"))
+    assert namespace["counted_examples"]["input_tokens"].to_pylist() == finetune["input_tokens"].to_pylist()
