@@ -131,6 +131,9 @@ _RULES = [
           "before the boundary", "gpt-3.5-turbo recordings on both sides", False,
           apis=("chat",), models=("gpt-3.5-turbo",), era=Era(date(2024, 11, 26), date(2024, 12, 4), new_verified=False),
           alternative="eras"),
+    _rule("chat.priming.0301_launch_era", "gpt-3.5-turbo-0301 Chat cost 1 less (reply priming 2) in its first "
+          "weeks", "boxcars' recordings of March 2023, on both sides of the boundary", False, apis=("chat",),
+          models=("gpt-3.5-turbo-0301",), era=Era(date(2023, 3, 20), date(2023, 3, 28)), alternative="eras"),
     # Tool definitions (reference README rules 4, 10)
     _rule("tools.namespace", "a namespace tool's functions are counted as plain functions", "no reference case",
           False, alternative="none"),

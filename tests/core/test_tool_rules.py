@@ -91,6 +91,18 @@ def test_tool_choice_required_cost_two_until_october_2024_and_is_flagged_where_u
     assert late.input_tokens == later.input_tokens + 2 and late.estimated and later.estimated
 
 
+def test_gpt_3_5_turbo_0301_cost_one_less_in_its_first_weeks_and_is_flagged_there():
+    body = {"model": "gpt-3.5-turbo", "messages": [ASK]}  # -0301 on those days (models.DATED_ALIASES)
+    launch, gap, later = (count(body, as_of=day) for day in ("2023-03-07", "2023-03-24", "2023-03-28"))
+    rule = "chat.priming.0301_launch_era"
+    assert launch.input_tokens == later.input_tokens - 1
+    # One app (boxcars) recorded the old side: flagged, naming the rule; the days between its last old and
+    # first new recording are unknown: counted as new, flagged.
+    assert rule in launch.unverified_rules
+    assert gap.input_tokens == later.input_tokens and rule in gap.unverified_rules
+    assert rule in later.rules and rule not in later.unverified_rules
+
+
 def test_shapes_one_app_shows_or_the_data_contradicts_are_flagged():
     gpt4_history = count(chat("gpt-4", ASK, CALL, RESULT, tools=[tool(CITY)]))
     assert besides_coverage(gpt4_history) == ["unverified_rule"]

@@ -16,10 +16,13 @@ from tokcount_core.render.tool_choice import tool_choice_cost
 from tokcount_core.render.tools import custom_tool_framing, tool_definitions, tools_block
 from tokcount_core.render.typescript import is_comment_free
 from tokcount_core.result import EstimateReason
-from tokcount_core.rules import old_era, use, value
+from tokcount_core.rules import RULES, old_era, use, value
 from tokcount_core.schema.chat import ChatMessage
 from tokcount_core.schema.requests import ChatBody
 from tokcount_core.schema.tools import FunctionDef
+
+# gpt-3.5-turbo-0301 in its first weeks (rules.py; boxcars recorded both sides).
+_LAUNCH_ERA = "chat.priming.0301_launch_era"
 
 _INSTRUCTION_ROLES = ("system", "developer")
 
@@ -64,7 +67,10 @@ def render_chat(ctx: RenderContext, body: ChatBody) -> None:
         _format_constant(ctx, body, messages, fmt[0], bool(functions))
     ctx.segments.extend(tool_choice_cost(ctx, body.tool_choice or body.function_call, functions))
     _history(ctx, messages, first=len(body.messages) - len(messages))
-    ctx.segments.append(fixed("overhead", "reply priming", value(ctx, "priming")))
+    priming = value(ctx, "priming")
+    if ctx.spec.family in RULES[_LAUNCH_ERA].models and old_era(ctx, _LAUNCH_ERA):
+        priming -= 1
+    ctx.segments.append(fixed("overhead", "reply priming", priming))
 
 
 def _joint(ctx: RenderContext, content: str) -> str:
