@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -39,36 +39,25 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def positive_int(text: str) -> int:
-    """An ``int`` option where 0 or less means nothing sensible (a limit, a count of items)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
+def _number(cast: Callable[[str], float], within: Callable[[float], bool], expected: str,
+            must: str) -> Callable[[str], Any]:
+    """An argparse type: ``cast`` the text, then refuse a value outside ``within`` (one message form)."""
+    def parse(text: str) -> Any:
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not within(value):
+            raise argparse.ArgumentTypeError(f"must be {must}, got {text}")
+        return value
+    return parse
 
 
-def positive_float(text: str) -> float:
-    """Seconds and the like: finite and above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
-    return value
-
-
-def port_number(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"must be 0 to 65535 (0 picks a free port), got {value}")
-    return value
+# A limit or a count of items, where 0 or less means nothing sensible.
+positive_int = _number(int, lambda v: v >= 1, "a positive integer", "a positive integer")
+# Seconds and the like: finite and above 0.
+positive_float = _number(float, lambda v: 0 < v < float("inf"), "a number", "a finite number above 0")
+port_number = _number(int, lambda v: 0 <= v <= 65535, "a port number", "0 to 65535 (0 picks a free port)")
 
 
 def iso_day(text: str) -> date:

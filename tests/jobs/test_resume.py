@@ -76,16 +76,21 @@ def test_changed_config_recounts_and_overwrite_starts_over(sample, tmp_path):
     assert fresh["run"]["shards_counted"] == 4 and not (out / "kept").exists()
 
 
-@pytest.mark.slow
-def test_killed_job_resumes_to_the_same_output(sample, tmp_path):
-    """Kill a real CLI run mid-way (SIGKILL after the first shard), then rerun it."""
+def big_input(sample, tmp_path):
+    """Shards big enough that the job is still running when the second one finishes, even on a busy
+    machine (a kill or Ctrl-C after the process exited proves nothing)."""
     big = tmp_path / "big"
     big.mkdir()
     lines = (sample / "responses-000.jsonl").read_bytes()
-    # Shards big enough that the job is still running when the second one finishes, even on a busy
-    # machine (a kill after the process exited proves nothing).
     for i in range(8):
         (big / f"part-{i}.jsonl").write_bytes(lines * 10)
+    return big
+
+
+@pytest.mark.slow
+def test_killed_job_resumes_to_the_same_output(sample, tmp_path):
+    """Kill a real CLI run mid-way (SIGKILL after the first shard), then rerun it."""
+    big = big_input(sample, tmp_path)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "jobs.count_tokens", str(big), str(out), "--model", MODEL, "--in-process"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -115,11 +120,7 @@ def test_killed_job_resumes_to_the_same_output(sample, tmp_path):
 def test_ctrl_c_prints_one_line_exits_130_and_a_rerun_resumes(sample, tmp_path, engine):
     """SIGINT to the whole process group, as Ctrl-C in a terminal sends it (the local engine's forks
     get it too), after the first shard is done; then the same command again."""
-    big = tmp_path / "big"
-    big.mkdir()
-    lines = (sample / "responses-000.jsonl").read_bytes()
-    for i in range(8):
-        (big / f"part-{i}.jsonl").write_bytes(lines * 10)
+    big = big_input(sample, tmp_path)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "jobs.cli", "count", str(big), str(out), "--model", MODEL, "--engine", engine,
            "--quiet"]
