@@ -6,4 +6,5 @@ LOG_LOSS = frozenset({
     "content_not_logged",  # no request content kept (content capture off, inputs hidden)
     "truncated",  # a kept value was cut (an attribute length limit, a store's string limit)
     "tools_not_logged",  # the tool definitions (or their schemas) were not kept, or whether there were any
+    "format_not_logged",  # the structured-output format (response_format, text.format) was not kept whole
 })

@@ -16,7 +16,8 @@ The request is rebuilt from, in order of fidelity:
 ``log_loss``: ``content_not_logged`` (no content: OpenInference's hide-inputs, GenAI capture off);
 ``truncated`` (a JSON attribute cut by an attribute length limit no longer parses); ``tools_not_logged``
 (messages without tool definitions, or definitions without their parameters: whether the request had
-tools, and their schemas, is unknown). A lossy record still carries what was logged, so the row shows
+tools, and their schemas, is unknown); ``format_not_logged`` (OpenLLMetry kept only the JSON schema of a
+``response_format``). A lossy record still carries what was logged, so the row shows
 the logged usage; its count is never compared silently (the ``log_loss`` column says why).
 """
 
@@ -201,7 +202,12 @@ def _from_genai_messages(attrs: Attributes) -> tuple[dict[str, Any] | None, str 
             loss = "tools_not_logged"
     else:
         loss = "tools_not_logged"
-    return body, loss
+    return body, loss or _format_loss(attrs)
+
+
+def _format_loss(attrs: Attributes) -> str | None:
+    """OpenLLMetry keeps only a structured output's JSON schema (not its name or ``strict``)."""
+    return "format_not_logged" if "gen_ai.request.structured_output_schema" in attrs else None
 
 
 def _content(parts: list[Any]) -> str | list[dict[str, Any]]:
@@ -216,7 +222,7 @@ def _chat_message(message: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"role": message.get("role")}
     responses = [p for p in parts if p.get("type") == "tool_call_response"]
     if responses:
-        result = responses[0].get("result")
+        result = responses[0].get("result", responses[0].get("response"))  # OpenLLMetry writes "response"
         out.update(role="tool", tool_call_id=responses[0].get("id"),
                    content=result if isinstance(result, str) else orjson.dumps(result).decode())
         return out
@@ -276,7 +282,7 @@ def _from_flattened(attrs: Attributes) -> tuple[dict[str, Any] | None, str | Non
         tools.append({"type": "function", "function": function})
     if tools:
         body["tools"] = tools
-    return body, None if tools else "tools_not_logged"
+    return body, _format_loss(attrs) if tools else "tools_not_logged"
 
 
 def _indices(attrs: Attributes, prefix: str) -> list[int]:

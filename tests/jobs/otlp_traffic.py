@@ -29,18 +29,19 @@ PER_LINE = 5  # calls per export request (the Collector batches spans)
 
 class FakeOpenAI(BaseHTTPRequestHandler):
     """Answers Chat Completions and Responses calls with a canned reply (a new id each: OpenLLMetry keeps
-    Responses spans by response id) and the usage it is told."""
+    Responses spans by response id) and the usage it is told (``x-prompt-tokens``, ``x-cached-tokens``)."""
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         prompt = int(self.headers.get("x-prompt-tokens", "0"))
+        cached = int(self.headers.get("x-cached-tokens", "0"))
         if self.path.endswith("/responses"):
             reply: dict[str, Any] = {
                 "id": f"resp_{uuid.uuid4().hex}", "object": "response", "created_at": 1, "model": body["model"],
                 "status": "completed",
                 "output": [{"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
                             "content": [{"type": "output_text", "text": "ok", "annotations": []}]}],
-                "usage": {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 1,
+                "usage": {"input_tokens": prompt, "input_tokens_details": {"cached_tokens": cached}, "output_tokens": 1,
                           "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": prompt + 1},
                 "parallel_tool_calls": True, "tool_choice": "auto", "tools": []}
         else:
@@ -49,7 +50,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
                      "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
                                   "finish_reason": "stop"}],
                      "usage": {"prompt_tokens": prompt, "completion_tokens": 1, "total_tokens": prompt + 1,
-                               "prompt_tokens_details": {"cached_tokens": 0}}}
+                               "prompt_tokens_details": {"cached_tokens": cached}}}
         data = json.dumps(reply).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")

@@ -131,17 +131,19 @@ def test_attribute_length_limit_is_truncated(tmp_path):
 
 
 def test_openllmetry_genai_messages_and_tool_definitions(tmp_path):
-    """OpenLLMetry writes ``gen_ai.input.messages`` and ``gen_ai.tool.definitions``: chat requests of
-    text and tools are rebuilt as sent; without tool definitions, whether there were tools is unknown."""
-    chat = [c for c in CASES if c["api"] == "chat" and "response_format" not in c["request"]
-            and "tool_calls" not in json.dumps(c["request"])]
+    """OpenLLMetry writes ``gen_ai.input.messages`` and ``gen_ai.tool.definitions``: chat requests are
+    rebuilt as sent; without tool definitions, whether there were tools is unknown; of a structured output
+    it keeps only the JSON schema."""
+    chat = [c for c in CASES if c["api"] == "chat"]
     traces, spans = write_traffic(tmp_path, "openllmetry", calls=chat)
     got = records(traces)
     assert [r["id"] for r in got] == [s["span_id"] for s in spans]
     for record, case in zip(got, chat, strict=True):
-        has_tools = bool(case["request"].get("tools"))
-        assert record["log_loss"] == (None if has_tools else "tools_not_logged"), case["case"]
-        if has_tools:
+        request = case["request"]
+        expected = ("tools_not_logged" if not request.get("tools") else
+                    "format_not_logged" if request.get("response_format", {}).get("type") == "json_schema" else None)
+        assert record["log_loss"] == expected, case["case"]
+        if expected is None or (expected == "tools_not_logged" and "response_format" not in request):
             assert count(record["request"]).input_tokens == case["prompt_tokens"], case["case"]
         assert record["response"]["usage"]["prompt_tokens"] == case["prompt_tokens"]
 
