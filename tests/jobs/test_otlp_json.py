@@ -151,3 +151,20 @@ def test_openllmetry_genai_messages_and_tool_definitions(tmp_path):
 def test_openllmetry_content_off_is_content_not_logged(tmp_path):
     traces, _ = write_traffic(tmp_path, "openllmetry", env={"TRACELOOP_TRACE_CONTENT": "false"}, calls=CASES[:8])
     assert [r["log_loss"] for r in records(traces)] == ["content_not_logged"] * 8
+
+
+def test_broken_line_is_one_error_row_and_gzip_is_read(tmp_path):
+    """A line that is not JSON is one error row in its place; a gzipped export is found by its content."""
+    import gzip
+
+    traces, spans = write_traffic(tmp_path, "openinference", calls=CASES[:10])
+    first, second = traces.read_text().splitlines()  # two export requests of five calls each
+    packed = tmp_path / "logs" / "traces.json.gz"
+    packed.parent.mkdir()
+    packed.write_bytes(gzip.compress(f"{first}\n{first[:100]}\n{second}\n".encode()))
+    out = tmp_path / "out"
+    assert main(["count", "--quiet", "--in-process", str(packed.parent), str(out)]) == 0
+    rows = read_output(out).to_pylist()
+    assert [r["source_row"] for r in rows] == list(range(11))
+    assert [r["error_code"] for r in rows] == [None] * 5 + ["invalid_json"] + [None] * 5
+    assert [r["record_id"] for r in rows[:5] + rows[6:]] == [s["span_id"] for s in spans]
