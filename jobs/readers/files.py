@@ -34,7 +34,7 @@ import zstandard
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".ndjson", ".ndjson.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 # Formats whose files a reader module of their own turns into records (several per line, or none):
-# ``--format`` names them; an OTLP file is also known by its first bytes (``_sniff``).
+# ``--format`` names them; an OTLP file is also known by its first bytes (``_by_content``).
 READER_FORMATS = ("otlp_json", "langfuse")
 _OTLP_SUFFIXES = (*JSONL_SUFFIXES, ".json", ".json.gz", ".json.zst")
 _OTLP_START = b'{"resourceSpans"'  # the Collector's file exporter and protobuf's JSON both start so
@@ -106,7 +106,7 @@ def _kind(path: str, fmt: str = "auto") -> Kind | None:
     if fmt in READER_FORMATS and lower.endswith(_OTLP_SUFFIXES):
         return fmt  # type: ignore[return-value]
     if fmt == "auto" and lower.endswith((".json", ".json.gz", ".json.zst")):
-        return "otlp_json"  # kept only if its first bytes say so (``_sniff``)
+        return "otlp_json"  # kept only if its first bytes say so (``_by_content``)
     if lower.endswith(JSONL_SUFFIXES):
         return "jsonl"
     if lower.endswith(PARQUET_SUFFIXES):

@@ -26,8 +26,7 @@ CALLS = [{**c, "cached_tokens": c["prompt_tokens"] // 3} for c in CASES]
 def write_exports(tmp_path: Path, calls: list[dict[str, Any]] = CALLS) -> list[dict[str, Any]]:
     requests = tmp_path / "requests.jsonl"
     requests.write_text("".join(json.dumps(c) + "\n" for c in calls))
-    subprocess.run([sys.executable, str(TRAFFIC), str(requests), str(tmp_path)], check=True, cwd=REPO, timeout=300,
-                   env={"PYTHONPATH": str(TRAFFIC.parent), "PATH": "/usr/bin:/bin"})
+    subprocess.run([sys.executable, str(TRAFFIC), str(requests), str(tmp_path)], check=True, cwd=REPO, timeout=300)
     requests.unlink()
     return json.loads((tmp_path / "generations.json").read_text())
 
