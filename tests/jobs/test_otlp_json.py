@@ -168,3 +168,58 @@ def test_broken_line_is_one_error_row_and_gzip_is_read(tmp_path):
     assert [r["source_row"] for r in rows] == list(range(11))
     assert [r["error_code"] for r in rows] == [None] * 5 + ["invalid_json"] + [None] * 5
     assert [r["record_id"] for r in rows[:5] + rows[6:]] == [s["span_id"] for s in spans]
+
+
+def openllmetry_flattened(request: dict[str, Any]) -> dict[str, Any]:
+    """A chat request as OpenLLMetry's instrumentation set span attributes before its move to the GenAI
+    conventions (traceloop/openllmetry packages/opentelemetry-instrumentation-openai/opentelemetry/
+    instrumentation/openai/shared/chat_wrappers.py and shared/__init__.py @ e012bb12): ``gen_ai.prompt.{i}.*``
+    (content arrays as JSON strings), ``llm.request.functions.{i}.*`` (parameters as JSON strings). The
+    installed release writes the newer attributes, so these are set here, on a real SDK span."""
+    attrs: dict[str, Any] = {"gen_ai.system": "openai", "gen_ai.request.model": request["model"],
+                             "llm.request.type": "chat", "gen_ai.usage.prompt_tokens": 7}
+    for i, message in enumerate(request["messages"]):
+        prefix = f"gen_ai.prompt.{i}."
+        attrs[prefix + "role"] = message["role"]
+        content = message.get("content")
+        if content is not None:
+            attrs[prefix + "content"] = content if isinstance(content, str) else json.dumps(content)
+        if "tool_call_id" in message:
+            attrs[prefix + "tool_call_id"] = message["tool_call_id"]
+        for j, call in enumerate(message.get("tool_calls") or ()):
+            attrs.update({f"{prefix}tool_calls.{j}.id": call["id"], f"{prefix}tool_calls.{j}.name":
+                          call["function"]["name"], f"{prefix}tool_calls.{j}.arguments": call["function"]["arguments"]})
+    for i, tool in enumerate(request.get("tools") or ()):
+        function = tool["function"]
+        attrs[f"llm.request.functions.{i}.name"] = function["name"]
+        if "description" in function:
+            attrs[f"llm.request.functions.{i}.description"] = function["description"]
+        attrs[f"llm.request.functions.{i}.parameters"] = json.dumps(function.get("parameters"))
+    return attrs
+
+
+def test_openllmetry_flattened_prompt_attributes(tmp_path):
+    from google.protobuf.json_format import MessageToDict
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    chat = [c for c in CASES if c["api"] == "chat" and set(c["request"]) <= {"model", "messages", "tools"}
+            and all(set(t) == {"type", "function"} and set(t["function"]) <= {"name", "description", "parameters"}
+                    for t in c["request"].get("tools") or ())]
+    assert any(c["request"].get("tools") for c in chat) and any("tool_call_id" in json.dumps(c) for c in chat)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    for case in chat:
+        with provider.get_tracer("opentelemetry.instrumentation.openai.v1").start_as_current_span(
+                "openai.chat", attributes=openllmetry_flattened(case["request"])):
+            pass
+    traces = tmp_path / "old.json"
+    traces.write_text(json.dumps(MessageToDict(encode_spans(exporter.get_finished_spans()))) + "\n")
+    got = records(traces)
+    for record, case in zip(got, chat, strict=True):
+        assert record["log_loss"] == (None if case["request"].get("tools") else "tools_not_logged")
+        assert count(record["request"]).input_tokens == case["prompt_tokens"], case["case"]
+        assert record["response"]["usage"] == {"prompt_tokens": 7}
