@@ -89,3 +89,22 @@ def test_lossy_generations_are_flagged(tmp_path):
     (shard,) = list_shards([str(path)], fmt="langfuse")
     got = [json.loads(r) for r in iter_records(shard) if not isinstance(r, Digest)]
     assert [r["log_loss"] for r in got] == ["content_not_logged", "truncated", "tools_not_logged"]
+
+
+def test_tools_from_tool_definitions(tmp_path):
+    """Newer Langfuse keeps tools in the ``tool_definitions`` map (name -> definition JSON, migration
+    0033_add_tool_call_columns): an input without them takes them from there."""
+    calls = [c for c in CALLS if c["api"] == "chat" and c["request"].get("tools")][:4]
+    write_exports(tmp_path, calls)
+    rows = [json.loads(line) for line in (tmp_path / "observations_v2.jsonl").read_text().splitlines()]
+    for row in rows:
+        if row["type"] == "GENERATION":
+            logged = json.loads(row["input"])
+            row["tool_definitions"] = {t["function"]["name"]: json.dumps(t) for t in logged.pop("tools")}
+            row["input"] = json.dumps(logged["messages"])
+    path = tmp_path / "moved.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (shard,) = list_shards([str(path)], fmt="langfuse")
+    got = [json.loads(r) for r in iter_records(shard) if not isinstance(r, Digest)]
+    assert [r["log_loss"] for r in got] == [None] * len(calls)
+    assert [count(r["request"]).input_tokens for r in got] == [c["prompt_tokens"] for c in calls]
