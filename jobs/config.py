@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Format = Literal["auto", "bare", "wrapped", "log", "openai_batch_input", "openai_batch_output", "finetune",
-                 "bifrost"]
+                 "bifrost", "otlp_json", "langfuse"]
 Api = Literal["chat", "responses", "bifrost", "completions"]
 Encoding = Literal["cl100k_base", "o200k_base", "o200k_harmony", "p50k_base", "r50k_base"]
 
@@ -171,7 +171,7 @@ class JobConfig(_Strict):
         return validate_config(data, source="command line")
 
 
-_TIMESTAMPED = ("auto", "log", "bifrost")  # presets that carry a timestamp path
+_TIMESTAMPED = ("auto", "log", "bifrost", "otlp_json", "langfuse")  # presets that carry a timestamp path
 
 _RESERVED_COLUMNS = (
     "record_id", "source_file", "source_row", "model", "encoding", "api", "input_tokens",

@@ -37,7 +37,7 @@ def build_manifest(config: JobConfig, fmt: str, output_uri: str, shards: list[Sh
         add_stats(totals, ShardStats(**marker["stats"]))
         inputs.append({"uri": shard.uri, "size": shard.size, "sha256": marker["sha256"],
                        "bytes_read": marker["bytes_read"], "outputs": marker["outputs"],
-                       "records": marker["stats"]["records"]})
+                       "records": marker["stats"]["records"], "skipped": marker.get("skipped", 0)})
     return {
         "tokcount_manifest": 1,
         "output": output_uri,

@@ -342,6 +342,7 @@ def commit_shard(out: OutputDir, shard: Shard, outputs: list[str], digest: Diges
         "identity": shard.identity,
         "sha256": digest.sha256,
         "bytes_read": digest.bytes,
+        "skipped": digest.skipped,
         "config": fingerprint,
         "outputs": sorted(outputs),
         "stats": asdict(stats),

@@ -52,8 +52,9 @@ class Piece:
 
 
 def splits(shard: Shard, split_bytes: int) -> bool:
-    """Whether ``shard`` is written as parts (else as one file, by one piece)."""
-    return shard.size > split_bytes
+    """Whether ``shard`` is written as parts (else as one file, by one piece). A file that a reader of
+    its own turns into records (OTLP, Langfuse) is read whole: its rows are not its lines."""
+    return shard.kind in ("jsonl", "parquet") and shard.size > split_bytes
 
 
 def indexed(shard: Shard) -> bool:

@@ -56,6 +56,8 @@ PRESETS: dict[str, Layout] = {
     # Bifrost log store rows: id, timestamp, provider, model, input_history, params, tools, token_usage.
     "bifrost": Layout(record_id="id", timestamp="timestamp", usage="token_usage", bifrost_log=True),
 }
+# Files read by their own reader (jobs/readers/otlp.py, langfuse.py), which yields records in the ``log`` shape.
+PRESETS["otlp_json"] = PRESETS["langfuse"] = PRESETS["log"]
 
 _BATCH_URL_API = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/completions": "completions"}
 
@@ -83,6 +85,8 @@ def detect_format(record: Any) -> str | None:
         return "openai_batch_output"
     if keys >= _BIFROST_KEYS:
         return "bifrost"
+    if "log_loss" in keys and "request" in keys:  # a reader's record, its request lost (null) or not
+        return "log"
     if isinstance(record.get("request"), dict | str) and not keys & {"messages", "input"}:
         return "log"
     if "model" in keys and keys & {"messages", "input", "prompt"}:

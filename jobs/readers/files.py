@@ -22,7 +22,7 @@ import stat
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import orjson
@@ -33,6 +33,12 @@ import zstandard
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".ndjson", ".ndjson.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# Formats whose files a reader module of their own turns into records (several per line, or none):
+# ``--format`` names them; an OTLP file is also known by its first bytes (``_by_content``).
+READER_FORMATS = ("otlp_json", "langfuse")
+_OTLP_SUFFIXES = (*JSONL_SUFFIXES, ".json", ".json.gz", ".json.zst")
+_OTLP_START = b'{"resourceSpans"'  # the Collector's file exporter and protobuf's JSON both start so
+Kind = Literal["jsonl", "parquet", "otlp_json", "langfuse"]
 _GLOB_CHARS = "*?["
 _BOM = b"\xef\xbb\xbf"
 
@@ -51,7 +57,7 @@ class Shard:
     fs: pafs.FileSystem
     size: int
     mtime: float | None
-    kind: Literal["jsonl", "parquet"]
+    kind: Kind
     name: str  # output file stem: readable, and unique across runs (it ends with ``key``)
     identity: str
 
@@ -94,8 +100,13 @@ def resolve(uri: str, filesystem: pafs.FileSystem | None = None) -> tuple[pafs.F
         return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
 
 
-def _kind(path: str) -> Literal["jsonl", "parquet"] | None:
+def _kind(path: str, fmt: str = "auto") -> Kind | None:
+    """A file's kind by its name (``fmt``: the job's ``--format``); ``.json`` files only as OTLP."""
     lower = path.lower()
+    if fmt in READER_FORMATS and lower.endswith(_OTLP_SUFFIXES):
+        return fmt  # type: ignore[return-value]
+    if fmt == "auto" and lower.endswith((".json", ".json.gz", ".json.zst")):
+        return "otlp_json"  # kept only if its first bytes say so (``_by_content``)
     if lower.endswith(JSONL_SUFFIXES):
         return "jsonl"
     if lower.endswith(PARQUET_SUFFIXES):
@@ -110,13 +121,14 @@ def _root(text: str) -> str:
 
 
 def list_shards(inputs: list[str], filesystem: pafs.FileSystem | None = None,
-                output: str | None = None) -> list[Shard]:
+                output: str | None = None, fmt: str = "auto") -> list[Shard]:
     """Expand files, directories (recursively) and globs into shards, sorted; one shard per real file.
 
     A child's URI is spelled as its input was (``logs/`` gives ``logs/a.jsonl``, a bare ``a.jsonl``
     stays ``a.jsonl``), whatever the filesystem resolved the input to. Nothing inside ``output`` is
     listed, so a job whose OUTPUT is under its INPUT never reads its own Parquet back; an input that is
-    OUTPUT or inside it is refused."""
+    OUTPUT or inside it is refused. With ``fmt`` auto, a JSON-lines file that is an OTLP export is read as
+    spans (``.json`` too); other ``.json`` files are not listed."""
     found: dict[str, tuple[str, str, str, pafs.FileSystem, pafs.FileInfo]] = {}
     out = identity(*resolve(output, filesystem), output) if output is not None else None
     for given in inputs:
@@ -139,18 +151,33 @@ def list_shards(inputs: list[str], filesystem: pafs.FileSystem | None = None,
                             for i in _walk(fs, path, given, out)]
                 base = path
             else:
-                if _kind(path) is None:
+                if _kind(path, fmt) is None:
                     raise InputError(f"input {given} is not .jsonl[.gz|.zst] or .parquet")
                 if info.type != pafs.FileType.File:  # a FIFO or a device would block the reader forever
                     raise InputError(f"input {given} is not a regular file")
                 children = [(info, given)]
                 base = path.rsplit("/", 1)[0]
         for info, uri in children:
-            if _kind(info.path):
+            if _kind(info.path, fmt):
                 found.setdefault(identity(fs, info.path, given), (uri, base, info.path, fs, info))
-    if not found:
+    shards = _name_shards(found, fmt)
+    if fmt == "auto":
+        shards = [s for s in map(_by_content, shards) if s is not None]
+    if not shards:
         raise InputError(f"no .jsonl/.jsonl.gz/.jsonl.zst/.parquet files in {' '.join(inputs)}")
-    return _name_shards(found)
+    return shards
+
+
+def _by_content(shard: Shard) -> Shard | None:
+    """A JSON-lines shard whose first line is an OTLP export request as ``otlp_json``; a ``.json`` file
+    that is not one is no input (None)."""
+    if shard.kind not in ("jsonl", "otlp_json"):
+        return shard
+    with _open_lines(shard, hashing=False) as (text, _):
+        otlp = text.read(64).removeprefix(_BOM).lstrip().startswith(_OTLP_START)
+    if otlp:
+        return replace(shard, kind="otlp_json")
+    return replace(shard, kind="jsonl") if shard.path.lower().endswith(JSONL_SUFFIXES) else None
 
 
 def input_roots(inputs: list[str], filesystem: pafs.FileSystem | None = None) -> list[str]:
@@ -226,20 +253,20 @@ def _hidden(relative: str) -> bool:
     return any(part.startswith((".", "_")) for part in relative.split("/") if part)
 
 
-def _name_shards(found: dict[str, tuple[str, str, str, pafs.FileSystem, pafs.FileInfo]]) -> list[Shard]:
+def _name_shards(found: dict[str, tuple[str, str, str, pafs.FileSystem, pafs.FileInfo]], fmt: str) -> list[Shard]:
     """Output stems: the path below the given directory (``/`` as ``__``, extension dropped) and the
     shard's key, so nights whose logs share file names (``D1/part-000``, ``D2/part-000``) never share
     an output file, whichever run wrote them."""
     shards = []
     for real, (uri, base, path, fs, info) in found.items():
         stem = path[len(base):].strip("/").replace("/", "__")
-        for suffix in (*JSONL_SUFFIXES, *PARQUET_SUFFIXES):
+        for suffix in (*_OTLP_SUFFIXES, *PARQUET_SUFFIXES):
             if stem.lower().endswith(suffix):
                 stem = stem[: -len(suffix)]
                 break
         mtime = info.mtime.timestamp() if info.mtime is not None else None
         shards.append(Shard(uri=uri, path=path, fs=fs, size=info.size or 0, mtime=mtime,
-                            kind=_kind(path) or "jsonl", name=f"{stem}.{shard_key(real)}", identity=real))
+                            kind=_kind(path, fmt) or "jsonl", name=f"{stem}.{shard_key(real)}", identity=real))
     return sorted(shards, key=lambda s: s.uri)
 
 
@@ -273,6 +300,7 @@ class _HashingReader(io.RawIOBase):
 class Digest:
     sha256: str
     bytes: int
+    skipped: int = 0  # source items a reader read but made no row of (spans without a GenAI request)
 
 
 def shard_digest(shard: Shard) -> Digest:
@@ -301,8 +329,18 @@ def prefix_sha256(shard: Shard, nbytes: int) -> str | None:
 
 
 def iter_records(shard: Shard) -> Iterator[bytes | Digest]:
-    """Every line (JSONL) or row (Parquet) as raw JSON bytes, then one final ``Digest``."""
-    yield from (_iter_parquet if shard.kind == "parquet" else _iter_jsonl)(shard)
+    """Every line (JSONL) or row (Parquet) as raw JSON bytes, then one final ``Digest``; an OTLP or
+    Langfuse file: a record per GenAI span or generation, from its reader."""
+    if shard.kind == "otlp_json":
+        from jobs.readers import otlp
+
+        yield from otlp.iter_records(shard)
+    elif shard.kind == "langfuse":
+        from jobs.readers import langfuse
+
+        yield from langfuse.iter_records(shard)
+    else:
+        yield from (_iter_parquet if shard.kind == "parquet" else _iter_jsonl)(shard)
 
 
 def compressed(shard: Shard) -> bool:
