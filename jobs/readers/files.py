@@ -22,7 +22,7 @@ import stat
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
@@ -169,15 +169,15 @@ def list_shards(inputs: list[str], filesystem: pafs.FileSystem | None = None,
 
 
 def _by_content(shard: Shard) -> Shard | None:
-    """A JSON-lines shard whose first line is an OTLP export request as ``otlp_json``; a ``.json`` file
-    that is not one is no input (None)."""
-    if shard.kind not in ("jsonl", "otlp_json"):
+    """A ``.json`` file (the Collector's file exporter's name) is read as ``otlp_json`` when its first line is
+    an OTLP export request, else it is no input (None). Only those are opened while listing: ``.jsonl``
+    files are not (a listing of thousands of objects on S3 would cost a request each), so OTLP lines in a
+    ``.jsonl`` file need ``--format otlp_json``."""
+    if shard.kind != "otlp_json":
         return shard
     with _open_lines(shard, hashing=False) as (text, _):
         otlp = text.read(64).removeprefix(_BOM).lstrip().startswith(_OTLP_START)
-    if otlp:
-        return replace(shard, kind="otlp_json")
-    return replace(shard, kind="jsonl") if shard.path.lower().endswith(JSONL_SUFFIXES) else None
+    return shard if otlp else None
 
 
 def input_roots(inputs: list[str], filesystem: pafs.FileSystem | None = None) -> list[str]:

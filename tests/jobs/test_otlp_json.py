@@ -91,19 +91,20 @@ def test_openinference_spans_count_as_the_requests_sent(tmp_path):
 
 
 def test_otlp_file_found_by_its_content_and_base64_ids_read_as_hex(tmp_path):
-    """No --format: a directory holding a Collector export (.json) and a protobuf-JSON one (.jsonl)."""
+    """No --format: a directory holding a Collector export and a protobuf-JSON one (both .json, the file
+    exporter's name; .jsonl files are not opened while listing)."""
     logs = tmp_path / "logs"
     logs.mkdir()
     _, spans = write_traffic(logs, "openinference", "collector.json", None, CASES[:6])
-    _, spans_b64 = write_traffic(logs, "openinference", "protobuf.jsonl", None, CASES[6:12], "--base64-ids")
+    _, spans_b64 = write_traffic(logs, "openinference", "protobuf.json", None, CASES[6:12], "--base64-ids")
     (logs / "collector.json.spans.json").rename(tmp_path / "a.spans.json")
-    (logs / "protobuf.jsonl.spans.json").rename(tmp_path / "b.spans.json")
+    (logs / "protobuf.json.spans.json").rename(tmp_path / "b.spans.json")
     (logs / "settings.json").write_text('{"not": "traces"}\n')
     out = tmp_path / "out"
     assert main(["count", "--quiet", "--in-process", str(logs), str(out)]) == 0
     rows = read_output(out).to_pylist()
     assert [r["record_id"] for r in rows] == [s["span_id"] for s in spans + spans_b64]
-    assert {r["source_file"].rsplit("/", 1)[1] for r in rows} == {"collector.json", "protobuf.jsonl"}
+    assert {r["source_file"].rsplit("/", 1)[1] for r in rows} == {"collector.json", "protobuf.json"}
     assert all(r["error_code"] is None for r in rows)
 
 
