@@ -52,8 +52,9 @@ class Piece:
 
 
 def splits(shard: Shard, split_bytes: int) -> bool:
-    """Whether ``shard`` is written as parts (else as one file, by one piece)."""
-    return shard.size > split_bytes
+    """Whether ``shard`` is written as parts (else as one file, by one piece). A log store's range is
+    already a piece of the store (``jobs.readers.stores``)."""
+    return shard.store is None and shard.size > split_bytes
 
 
 def indexed(shard: Shard) -> bool:

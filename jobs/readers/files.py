@@ -23,13 +23,16 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import zstandard
+
+if TYPE_CHECKING:
+    from jobs.readers.stores import StoreRange
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".ndjson", ".ndjson.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -51,9 +54,10 @@ class Shard:
     fs: pafs.FileSystem
     size: int
     mtime: float | None
-    kind: Literal["jsonl", "parquet"]
+    kind: Literal["jsonl", "parquet", "store"]
     name: str  # output file stem: readable, and unique across runs (it ends with ``key``)
     identity: str
+    store: StoreRange | None = None  # a log store's rows (``jobs.readers.stores``), not a file
 
     @property
     def key(self) -> str:
