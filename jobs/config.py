@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Format = Literal["auto", "bare", "wrapped", "log", "openai_batch_input", "openai_batch_output", "finetune",
-                 "bifrost", "bifrost_logs"]
+                 "bifrost", "bifrost_logs", "litellm_spend_logs"]
 Api = Literal["chat", "responses", "bifrost", "completions"]
 Encoding = Literal["cl100k_base", "o200k_base", "o200k_harmony", "p50k_base", "r50k_base"]
 
@@ -105,7 +105,9 @@ class Execution(_Strict):
     lines_per_block: int = Field(2000, ge=1, description="lines counted and written to Parquet at a time")
     split_bytes: int = Field(64 * 1024 * 1024, ge=4096,
                              description="larger shards (as stored) are written as parts, counted in parallel")
-    range_rows: int = Field(100_000, ge=1, description="a log store is counted in ranges of this many rowids")
+    range_rows: int = Field(100_000, ge=1, description="a SQLite log store is counted in ranges of this many rowids")
+    range_seconds: int = Field(3600, ge=1, description="a PostgreSQL log store is counted in ranges of this much "
+                                                       "request time")
     actors: int | None = Field(None, ge=1, description="Ray actors; default one per CPU of the cluster")
     address: str | None = None
     verify_inputs: bool = Field(False, description="on resume, re-hash inputs instead of trusting size+mtime")
@@ -118,10 +120,10 @@ class Execution(_Strict):
 
 
 class Store(_Strict):
-    """Reading a log store (``sqlite:///...``): which of its columns is the record's tenant."""
+    """Reading a log store (``sqlite:///...``, ``postgresql://...``): which of its columns is the tenant."""
 
-    tenant: Literal["virtual_key_name", "virtual_key_id", "team_name", "team_id", "customer_name", "customer_id",
-                    "user_id"] = Field("virtual_key_name", description="Bifrost column written as 'tenant'")
+    tenant: str | None = Field(None, description="the column written as 'tenant' (default: Bifrost "
+                                                 "virtual_key_name, LiteLLM team_id)")
 
 
 class JobConfig(_Strict):
@@ -185,7 +187,7 @@ class JobConfig(_Strict):
         return validate_config(data, source="command line")
 
 
-_TIMESTAMPED = ("auto", "log", "bifrost", "bifrost_logs")  # presets that carry a timestamp path
+_TIMESTAMPED = ("auto", "log", "bifrost", "bifrost_logs", "litellm_spend_logs")  # presets that carry a timestamp path
 
 _RESERVED_COLUMNS = (
     "record_id", "source_file", "source_row", "model", "encoding", "api", "input_tokens",

@@ -62,7 +62,7 @@ PRESETS: dict[str, Layout] = {
 }
 
 # Log stores (``jobs.readers.stores``) give ``log`` records whatever table they read.
-PRESETS["bifrost_logs"] = PRESETS["log"]
+PRESETS["bifrost_logs"] = PRESETS["litellm_spend_logs"] = PRESETS["log"]
 
 _BATCH_URL_API = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/completions": "completions"}
 

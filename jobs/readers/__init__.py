@@ -14,8 +14,12 @@ does not care where they came from.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
 
+import orjson
 import pyarrow.fs as pafs
 
 from jobs.readers import files
@@ -26,6 +30,8 @@ LOG_LOSS: dict[str, str] = {
     "content_not_logged": "the store kept no request content (content logging off)",
     "large_payload_preview": "the gateway logged only a preview of a large request",
     "tools_rewritten": "the gateway logged a Responses request's tools in Chat shape",
+    "truncated": "the store cut a long string of the request (LiteLLM: over 2,048 characters): not counted",
+    "key_order_lost": "the store (PostgreSQL jsonb) reordered the keys of a tool or response schema",
     "object_stored": "the request content lives in object storage, not in the store",
     "other_request_type": "not a chat or Responses request (embedding, speech, ...): not counted",
 }
@@ -70,3 +76,27 @@ def input_roots(inputs: list[str], filesystem: pafs.FileSystem | None = None) ->
     from jobs.readers.stores import root
 
     return [root(uri) if is_store(uri) else files.input_roots([uri], filesystem)[0] for uri in inputs]
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def utc_iso(value: Any) -> str | None:
+    """A stored time as ISO 8601 UTC: text such as go-sqlite3's ``2026-12-06 10:00:00.123456789+00:00``,
+    or a ``datetime`` (naive ones are UTC wall clock, as LiteLLM stores them)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
+    stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def json_column(text: Any) -> Any:
+    """A JSON column's value: text is parsed (empty or broken: None), jsonb already is."""
+    if not isinstance(text, str | bytes):
+        return text
+    try:
+        return orjson.loads(text) if text else None
+    except orjson.JSONDecodeError:
+        return None

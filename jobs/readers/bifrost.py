@@ -16,12 +16,14 @@ A row whose content Bifrost did not keep is never counted silently: ``log_loss``
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-import orjson
+from jobs.readers import json_column, utc_iso
 
 TABLE = "logs"
+ID = "id"
+TIME = "timestamp"  # request start, UTC
+STATUS, PROCESSING = "status", "processing"  # a row still processing is not final: the high-water mark stops before it
 DEFAULT_TENANT = "virtual_key_name"
 TENANTS = ("virtual_key_name", "virtual_key_id", "team_name", "team_id", "customer_name", "customer_id", "user_id")
 # The columns every Bifrost version has (``auto`` detection needs them); newer ones are read when present.
@@ -31,7 +33,6 @@ OPTIONAL = ("prompt_tokens", "completion_tokens", "total_tokens", "cached_read_t
             "is_large_payload_request", "has_object")
 CHAT_TYPES = ("chat_completion", "chat_completion_stream")
 RESPONSES_TYPES = ("responses", "responses_stream")
-_FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
 def wanted(tenant: str) -> list[str]:
@@ -54,14 +55,14 @@ def _request(row: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
     if row.get("has_object"):
         return None, "object_stored"  # the row keeps only the last user message
     chat = kind in CHAT_TYPES
-    history = _json(row.get("input_history" if chat else "responses_input_history"))
+    history = json_column(row.get("input_history" if chat else "responses_input_history"))
     if not history:
         return None, "large_payload_preview" if row.get("is_large_payload_request") else "content_not_logged"
-    params = _json(row.get("params"))
+    params = json_column(row.get("params"))
     body: dict[str, Any] = dict(params) if isinstance(params, dict) else {}
     body["model"] = f"{row['provider']}/{row['model']}" if row.get("provider") else row.get("model")
     body["messages" if chat else "input"] = history
-    tools = _json(row.get("tools"))
+    tools = json_column(row.get("tools"))
     loss = "large_payload_preview" if row.get("is_large_payload_request") else None
     if tools:
         body["tools"] = tools if chat else [_responses_tool(t) for t in tools]
@@ -78,7 +79,7 @@ def _responses_tool(tool: Any) -> Any:
 
 def usage(row: dict[str, Any]) -> dict[str, Any] | None:
     """Chat-shaped usage: ``token_usage``, else the denormalized columns (None when neither says)."""
-    logged = _json(row.get("token_usage"))
+    logged = json_column(row.get("token_usage"))
     if isinstance(logged, dict) and logged.get("prompt_tokens") is not None:
         details = logged.get("prompt_tokens_details") or {}
         cached = details.get("cached_read_tokens", details.get("cached_tokens"))
@@ -89,26 +90,3 @@ def usage(row: dict[str, Any]) -> dict[str, Any] | None:
                 "total_tokens": row["total_tokens"],
                 "prompt_tokens_details": {"cached_tokens": row.get("cached_read_tokens") or 0}}
     return None
-
-
-def _json(text: Any) -> Any:
-    """A JSON text column (None, empty, or broken: None)."""
-    if text is None or isinstance(text, dict | list):
-        return text
-    try:
-        return orjson.loads(text) if text else None
-    except orjson.JSONDecodeError:
-        return None
-
-
-def utc_iso(value: Any) -> str | None:
-    """A stored time as ISO 8601 UTC: go-sqlite3's ``2026-12-06 10:00:00.123456789+00:00`` text, or a
-    ``datetime`` (PostgreSQL ``timestamptz``)."""
-    from datetime import UTC, datetime
-
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(_FRACTION.sub(r"\1", value.strip()))
-    stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
-    return stamp.astimezone(UTC).isoformat().replace("+00:00", "Z")
