@@ -108,6 +108,8 @@ class Execution(_Strict):
     range_rows: int = Field(100_000, ge=1, description="a SQLite log store is counted in ranges of this many rowids")
     range_seconds: int = Field(3600, ge=1, description="a PostgreSQL log store is counted in ranges of this much "
                                                        "request time")
+    settle_seconds: int = Field(600, ge=0, description="a PostgreSQL log store is read up to this long before now: "
+                                                       "rows are written after their request ends")
     actors: int | None = Field(None, ge=1, description="Ray actors; default one per CPU of the cluster")
     address: str | None = None
     verify_inputs: bool = Field(False, description="on resume, re-hash inputs instead of trusting size+mtime")

@@ -7,7 +7,7 @@ a server-side cursor (``itersize`` rows at a time: memory flat in the number of 
 read-only transaction, with the session in UTC.
 
 Ranges are cut on the format's request time (``execution.range_seconds``, an hour); they end
-``SETTLE_SECONDS`` before the server's clock, because a row is written after its request ends
+``execution.settle_seconds`` (10 minutes) before the server's clock, because a row is written after its request ends
 (LiteLLM queues spend logs and writes them in batches), and before the first row still
 ``processing`` (Bifrost).
 """
@@ -23,7 +23,6 @@ from urllib.parse import parse_qs, urlsplit
 from jobs.readers.files import InputError
 
 PAGE_ROWS = 500  # rows per round trip of the server-side cursor
-SETTLE_SECONDS = 600
 
 
 def _checked(uri: str) -> Any:
@@ -67,12 +66,22 @@ class PostgresStore:
             out.setdefault(table, set()).add(column)
         return out
 
-    def plan(self, fmt: ModuleType, table: str, start: int | None, until: datetime | None) -> tuple[int, int]:
+    def occupied(self, fmt: ModuleType, table: str, start: int, limit: int, grid: int) -> set[int]:
+        """The grid cells in ``[start, limit)`` that hold rows (an index-only scan of the request time), so a
+        quiet stretch is not planned as a run of empty ranges."""
+        stamp = f'"{fmt.TIME}"'
+        rows = self._all(f'SELECT DISTINCT floor(extract(epoch FROM {stamp}) / %s)::bigint FROM "{table}" '
+                         f"WHERE {stamp} >= %s AND {stamp} < %s",
+                         (grid, *(datetime.fromtimestamp(v, UTC) for v in (start, limit))))
+        return {cell * grid for (cell,) in rows}
+
+    def plan(self, fmt: ModuleType, table: str, start: int | None, until: datetime | None,
+             settle: int) -> tuple[int, int]:
         """Epoch seconds from the first row's to before the limit (module docstring); ``start`` (the end of
         the ranges read before) is not needed: a time range's rows are found by an index."""
         stamp = f'"{fmt.TIME}"'
         ((first, now),) = self._all(f"SELECT min({stamp}), now() FROM \"{table}\"", ())
-        limit = int(now.timestamp()) - SETTLE_SECONDS
+        limit = int(now.timestamp()) - settle
         if until is not None:
             limit = min(limit, int(until.timestamp()))
         if fmt.PROCESSING:

@@ -63,9 +63,10 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise self._error(exc) from None
 
-    def plan(self, fmt: ModuleType, table: str, start: int | None, until: datetime | None) -> tuple[int, int]:
+    def plan(self, fmt: ModuleType, table: str, start: int | None, until: datetime | None,
+             settle: int) -> tuple[int, int]:
         """Rowids from 1 to before: the last row's next, the first row not final yet (``processing``),
-        the first row past ``--until``."""
+        the first row past ``--until`` (a row is whole once inserted: no ``settle`` wait)."""
         start = start or 1
         ((last,),) = self._query(f'SELECT max(rowid) FROM "{table}"', ())
         limit = (last or 0) + 1
@@ -77,6 +78,10 @@ class SqliteStore:
                                       (start, value))
             limit = min(limit, found) if found is not None else limit
         return 1, limit
+
+    def occupied(self, fmt: ModuleType, table: str, start: int, limit: int, grid: int) -> None:
+        """Rowids are dense: every cell holds rows."""
+        return None
 
     def rows(self, rng: Any, columns: list[str]) -> Iterator[dict[str, Any]]:
         """The range's rows in rowid order, a page per read transaction."""

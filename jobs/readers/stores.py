@@ -7,7 +7,7 @@ format turns a row into a ``log`` record (``jobs.readers``).
 Splitting and the high-water mark: rows are split into ranges of a key cut on a grid: SQLite's rowid
 (``execution.range_rows``, 100,000 rowids), PostgreSQL's request time (``execution.range_seconds``, an
 hour), ending at the store's limit when the run is planned (its last row; before the first row still
-``processing``, whose content and usage are not final; PostgreSQL: ``SETTLE_SECONDS`` ago, as rows
+``processing``, whose content and usage are not final; PostgreSQL: ``settle_seconds`` ago, as rows
 arrive after their request ends; past ``--until``). A range is a shard: its identity
 (``sqlite:///real/path.db#logs@rowid=LO-HI``) is stable, so its marker in ``OUTPUT/_done`` makes it
 done for good. The ranges already in OUTPUT are the high-water mark: the next run plans only what no
@@ -63,7 +63,10 @@ class Database(Protocol):
 
     def tables(self) -> dict[str, set[str]]: ...
 
-    def plan(self, fmt: ModuleType, table: str, start: int | None, until: datetime | None) -> tuple[int, int]: ...
+    def plan(self, fmt: ModuleType, table: str, start: int | None, until: datetime | None,
+             settle: int) -> tuple[int, int]: ...
+
+    def occupied(self, fmt: ModuleType, table: str, start: int, limit: int, grid: int) -> set[int] | None: ...
 
     def rows(self, rng: StoreRange, columns: list[str]) -> Iterator[dict[str, Any]]: ...
 
@@ -102,16 +105,19 @@ def list_ranges(uri: str, options: Any, output: str | None, filesystem: pafs.Fil
         since, until = _window(options)
         prefix = f"{db.root}#{fmt.TABLE}@{_key_name(db, fmt)}="
         covered = _covered(output, filesystem, prefix, db.key)
-        first, limit = db.plan(fmt, fmt.TABLE, max((hi for _, hi in covered), default=None), until)
+        start = max((hi for _, hi in covered), default=None)
+        execution = getattr(options, "execution", None)
+        first, limit = db.plan(fmt, fmt.TABLE, start, until, getattr(execution, "settle_seconds", 600))
+        grid = (getattr(execution, "range_rows", 100_000) if db.key == "rowid"
+                else getattr(execution, "range_seconds", 3600))
+        if db.key == "time" and since is not None:
+            first = max(first, int(since.timestamp()))  # rows before --since are not planned at all
+        occupied = db.occupied(fmt, fmt.TABLE, min(first, start or first), limit, grid)
     finally:
         db.close()
     tenant = _tenant(options, fmt, uri)
-    execution = getattr(options, "execution", None)
-    grid = (getattr(execution, "range_rows", 100_000) if db.key == "rowid"
-            else getattr(execution, "range_seconds", 3600))
-    if db.key == "time" and since is not None:
-        first = max(first, int(since.timestamp()))  # rows before --since are not planned at all
-    spans = sorted(covered + _gaps(covered, first, limit, grid))
+    spans = _gaps(covered, first, limit, grid)
+    spans = sorted(covered + (spans if occupied is None else _merge_empty(spans, occupied, grid)))
     return [_shard(uri, db, StoreRange(uri, fmt.TABLE, fmt_name, lo, hi, since, until, tenant), fmt)
             for lo, hi in spans]
 
@@ -191,6 +197,19 @@ def _gaps(covered: list[tuple[int, int]], first: int, limit: int, grid: int) -> 
             pos = cut
         pos = max(pos, hi)
     return spans
+
+
+def _merge_empty(spans: list[tuple[int, int]], occupied: set[int], grid: int) -> list[tuple[int, int]]:
+    """Adjacent spans joined where a cell holds no rows, so a quiet month is one (empty) range, not 720.
+    Each span lies within one grid cell; a new range starts only at a cell with rows."""
+    out: list[tuple[int, int, bool]] = []
+    for lo, hi in spans:
+        busy = lo // grid * grid in occupied
+        if out and out[-1][1] == lo and not (busy and out[-1][2]):
+            out[-1] = (out[-1][0], hi, out[-1][2] or busy)
+        else:
+            out.append((lo, hi, busy))
+    return [(lo, hi) for lo, hi, _ in out]
 
 
 def _shard(uri: str, db: Database, rng: StoreRange, fmt: ModuleType) -> Shard:
