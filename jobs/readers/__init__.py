@@ -71,6 +71,15 @@ def iter_records(shard: files.Shard) -> Iterator[bytes | files.Digest]:
     return files.iter_records(shard)
 
 
+def shard_of(source_file: str) -> files.Shard:
+    """The shard a row's ``source_file`` names (a file, or a store's range), to read its rows again."""
+    if is_store(source_file):
+        from jobs.readers.stores import range_shard
+
+        return range_shard(source_file)
+    return files.list_shards([source_file])[0]
+
+
 def input_roots(inputs: list[str], filesystem: pafs.FileSystem | None = None) -> list[str]:
     """Where each input really is (``files.input_roots``); a store is its own root (``stores.root``)."""
     from jobs.readers.stores import root

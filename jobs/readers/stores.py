@@ -103,7 +103,7 @@ def list_ranges(uri: str, options: Any, output: str | None, filesystem: pafs.Fil
         fmt_name = _format(db.tables(), uri, getattr(options, "format", "auto"))
         fmt = FORMATS[fmt_name]
         since, until = _window(options)
-        prefix = f"{db.root}#{fmt.TABLE}@{_key_name(db, fmt)}="
+        prefix = f"{db.root}#{fmt.TABLE}@{_key_name(db.key, fmt)}="
         covered = _covered(output, filesystem, prefix, db.key)
         start = max((hi for _, hi in covered), default=None)
         execution = getattr(options, "execution", None)
@@ -118,8 +118,22 @@ def list_ranges(uri: str, options: Any, output: str | None, filesystem: pafs.Fil
     tenant = _tenant(options, fmt, uri)
     spans = _gaps(covered, first, limit, grid)
     spans = sorted(covered + (spans if occupied is None else _merge_empty(spans, occupied, grid)))
-    return [_shard(uri, db, StoreRange(uri, fmt.TABLE, fmt_name, lo, hi, since, until, tenant), fmt)
+    return [_shard(db.root, db.key, StoreRange(uri, fmt.TABLE, fmt_name, lo, hi, since, until, tenant))
             for lo, hi in spans]
+
+
+def range_shard(source_file: str) -> Shard:
+    """The range a row's ``source_file`` names (``URI#TABLE@KEY=LO-HI``), to read its rows again."""
+    try:
+        uri, rest = source_file.rsplit("#", 1)
+        table, span = rest.split("@", 1)
+        key_name, bounds = span.split("=", 1)
+        fmt_name = next(name for name, f in FORMATS.items() if table == f.TABLE)
+        key = "rowid" if key_name == "rowid" else "time"
+        lo, hi = (decode(key, b) for b in bounds.split("-"))
+    except (ValueError, StopIteration):
+        raise InputError(f"{source_file} is not a log store's range (URI#TABLE@KEY=LO-HI)") from None
+    return _shard(root(uri), key, StoreRange(uri, table, fmt_name, lo, hi, tenant=FORMATS[fmt_name].DEFAULT_TENANT))
 
 
 def _format(tables: dict[str, set[str]], uri: str, fmt: str) -> str:
@@ -147,8 +161,8 @@ def _tenant(options: Any, fmt: ModuleType, uri: str) -> str:
     return tenant
 
 
-def _key_name(db: Database, fmt: ModuleType) -> str:
-    return "rowid" if db.key == "rowid" else fmt.TIME
+def _key_name(key: str, fmt: ModuleType) -> str:
+    return "rowid" if key == "rowid" else fmt.TIME
 
 
 def _window(options: Any) -> tuple[datetime | None, datetime | None]:
@@ -212,13 +226,14 @@ def _merge_empty(spans: list[tuple[int, int]], occupied: set[int], grid: int) ->
     return [(lo, hi) for lo, hi, _ in out]
 
 
-def _shard(uri: str, db: Database, rng: StoreRange, fmt: ModuleType) -> Shard:
-    span = f"{_key_name(db, fmt)}={encode(db.key, rng.lo)}-{encode(db.key, rng.hi)}"
-    identity = f"{db.root}#{rng.table}@{span}"
-    stem = db.root.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    size = (rng.hi - rng.lo) * NOMINAL_ROW_BYTES if db.key == "rowid" else NOMINAL_ROW_BYTES << 10
-    return Shard(uri=f"{uri}#{rng.table}@{span}", path=db.root, fs=pafs.LocalFileSystem(), size=size, mtime=None,
-                 kind="store", name=f"{stem}.{rng.table}.{encode(db.key, rng.lo)}.{shard_key(identity)}",
+def _shard(store_root: str, key: str, rng: StoreRange) -> Shard:
+    """``rng`` of the store at ``store_root`` as a shard; its identity names the store, table and range."""
+    span = f"{_key_name(key, FORMATS[rng.format])}={encode(key, rng.lo)}-{encode(key, rng.hi)}"
+    identity = f"{store_root}#{rng.table}@{span}"
+    stem = store_root.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    size = (rng.hi - rng.lo) * NOMINAL_ROW_BYTES if key == "rowid" else NOMINAL_ROW_BYTES << 10
+    return Shard(uri=f"{rng.uri}#{rng.table}@{span}", path=store_root, fs=pafs.LocalFileSystem(), size=size,
+                 mtime=None, kind="store", name=f"{stem}.{rng.table}.{encode(key, rng.lo)}.{shard_key(identity)}",
                  identity=identity, store=rng)
 
 

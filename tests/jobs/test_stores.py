@@ -224,3 +224,14 @@ def test_ranges_count_on_ray_like_in_process(tmp_path):
     assert manifest["run"]["engine"] == "ray" and len(manifest["inputs"]) == 3
     assert read_output(tmp_path / "ray").drop(["source_file"]).equals(
         read_output(tmp_path / "local").drop(["source_file"]))
+
+
+def test_explain_record_reads_the_row_back_from_the_store(tmp_path):
+    """``explain --record`` finds a store's row by its ``source_file`` (store, table, range) and recounts it."""
+    db = store(tmp_path / "logs.db", 5)
+    count(f"sqlite://{db}", tmp_path / "out")
+    expected = by_id(tmp_path / "out")["req-000003"]["input_tokens"]
+    run = subprocess.run([sys.executable, "-m", "jobs.cli", "explain", str(tmp_path / "out"), "--record", "req-000003"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    assert f"logged input tokens: {expected}" in run.stdout and "changed:" not in run.stdout
