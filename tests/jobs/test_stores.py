@@ -235,3 +235,15 @@ def test_explain_record_reads_the_row_back_from_the_store(tmp_path):
                          capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 0, run.stderr
     assert f"logged input tokens: {expected}" in run.stdout and "changed:" not in run.stdout
+
+
+def test_store_benchmark_runs_end_to_end(tmp_path):
+    """``python -m jobs.bench.stores`` at a tiny size: the same rows from the store and from JSONL, every key."""
+    out = tmp_path / "bench.json"
+    run = subprocess.run([sys.executable, "-m", "jobs.bench.stores", "--size-mb", "0.3", "--engine", "in-process",
+                          "--out", str(out)], capture_output=True, text=True, cwd=REPO)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(out.read_text())
+    assert result["store"]["records"] == result["jsonl"]["records"] == result["rows"] > 0
+    assert result["store_4x"]["records"] == result["rows_4x"] > result["rows"]
+    assert {"store_vs_jsonl", "memory_4x_vs_1x", "targets"} <= result.keys()
