@@ -50,15 +50,15 @@ def list_inputs(inputs: list[str], filesystem: pafs.FileSystem | None = None, ou
     (``stores.list_ranges``; ``options`` is the job config, for the format and the time window)."""
     stores = [uri for uri in inputs if is_store(uri)]
     paths = [uri for uri in inputs if not is_store(uri)]
+    if paths and (getattr(options, "since", None) or getattr(options, "until", None)):
+        raise files.InputError(f"--since/--until select rows of a log store (sqlite://, postgresql://), but "
+                               f"{paths[0]} is a file: files are counted whole")
     shards = files.list_shards(paths, filesystem, output) if paths else []
     if stores:
         from jobs.readers.stores import list_ranges
 
         for uri in stores:
             shards += list_ranges(uri, options, output, filesystem)
-    elif options is not None and (getattr(options, "since", None) or getattr(options, "until", None)):
-        raise files.InputError("--since/--until select rows of a log store (sqlite://...); "
-                               "files are counted whole")
     return shards
 
 

@@ -119,10 +119,15 @@ def test_format_auto_tenant_column_and_errors(tmp_path):
     assert sorted(r["tenant"] for r in by_id(out).values()) == ["team-0", "team-0", "team-1", "team-1"]
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE notes (id text)")
-    for uri, message in ((f"sqlite://{other}", "no log table"), ("sqlite://rel.db", "three slashes"),
-                         (f"sqlite://{tmp_path}/none.db", "input not found")):
-        run = subprocess.run([sys.executable, "-m", "jobs.cli", "count", uri, str(tmp_path / "o2"), "--quiet"],
-                             capture_output=True, text=True, cwd=REPO)
+    jsonl = tmp_path / "logs.jsonl"
+    jsonl.write_text("{}\n")
+    for source, options, message in ((f"sqlite://{other}", [], "no log table"),
+                                     ("sqlite://rel.db", [], "three slashes"),
+                                     (f"sqlite://{tmp_path}/none.db", [], "input not found"),
+                                     (f"sqlite://{db}", ["--tenant-column", "api_key"], "not a tenant column"),
+                                     (str(jsonl), ["--since", "2026-12-01"], "files are counted whole")):
+        run = subprocess.run([sys.executable, "-m", "jobs.cli", "count", source, str(tmp_path / "o2"), "--quiet",
+                              *options], capture_output=True, text=True, cwd=REPO)
         assert run.returncode == 2 and run.stderr.startswith("tokcount: error: ") and message in run.stderr
         assert len(run.stderr.strip().splitlines()) == 1
 
