@@ -66,7 +66,12 @@ def postgres() -> Iterator[Postgres]:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
     data, port = os.path.join(base, "data"), _free_port()
-    run = lambda argv: subprocess.run(_as_server_user(argv), check=True, capture_output=True)  # noqa: E731
+
+    def run(argv: list[str]) -> None:
+        done = subprocess.run(_as_server_user(argv), capture_output=True, text=True)
+        if done.returncode:
+            pytest.fail(f"{' '.join(argv[:1])} failed: {done.stderr or done.stdout}")
+
     run([f"{binary}/initdb", "-D", data, "-U", "postgres", "--auth-local=trust", "--auth-host=scram-sha-256",
          "-E", "UTF8", "--no-sync"])
     run([f"{binary}/pg_ctl", "-D", data, "-l", os.path.join(base, "log"), "-w", "-t", "60", "-o",

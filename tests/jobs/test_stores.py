@@ -152,6 +152,12 @@ def test_high_water_mark_reads_each_row_once(tmp_path):
     assert fourth["run"]["records_counted"] == 4 and fourth["totals"]["records"] == 35
     rows = read_output(out).to_pylist()
     assert sorted(r["record_id"] for r in rows) == [f"req-{i:06d}" for i in range(35)]
+    # A run killed after some ranges: a range without its marker is read again, and only it.
+    (marker,) = [m for m in (out / "_done").glob("*.json") if json.loads(m.read_text())["identity"].endswith("=10-20")]
+    marker.unlink()
+    again = count(f"sqlite://{db}", out, range_rows=10)
+    assert again["run"]["records_counted"] == 10 and again["totals"]["records"] == 35
+    assert len(read_output(out)) == 35
 
 
 def test_since_until_select_days_and_end_the_mark(tmp_path):
