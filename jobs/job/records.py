@@ -172,13 +172,15 @@ def extract(record: Any, layout: Layout) -> Extracted:
         out.error = f"field {layout.model!r}: model must be a string, got {type(override).__name__}"
         return out
     out.model = override
-    stated = _opt(record, layout.api_field)
-    out.api = stated if stated in _STATED_APIS else layout.api
+    stated = _opt(record, layout.api_field)  # --api (layout.api) still forces one
+    out.api = layout.api or (stated if stated in _STATED_APIS else None)
     out.batch = layout.batch
-    out.log_loss = _opt(record, layout.log_loss)
-    if out.log_loss is not None and out.log_loss not in LOG_LOSS:
-        out.error = f"field {layout.log_loss!r}: unknown code {out.log_loss!r} (known: {', '.join(LOG_LOSS)})"
-    elif out.log_loss is not None and _opt(record, layout.request) is None:
+    loss = _opt(record, layout.log_loss)
+    known = loss is None or (isinstance(loss, str) and loss in LOG_LOSS)
+    out.log_loss = loss if known else None
+    if not known:
+        out.error = f"field {layout.log_loss!r}: unknown code {loss!r} (known: {', '.join(LOG_LOSS)})"
+    elif loss is not None and _opt(record, layout.request) is None:
         pass  # nothing to count: the row says why
     elif layout.no_request:
         out.error = f"record: {layout.no_request}"

@@ -258,3 +258,22 @@ def test_store_benchmark_runs_end_to_end(tmp_path):
     assert result["store"]["records"] == result["jsonl"]["records"] == result["rows"] > 0
     assert result["store_4x"]["records"] == result["rows_4x"] > result["rows"]
     assert {"store_vs_jsonl", "memory_4x_vs_1x", "targets"} <= result.keys()
+
+
+def test_log_records_carry_log_loss_from_the_closed_set(tmp_path):
+    """The ``log`` contract every reader follows: a known ``log_loss`` with a null request is a row without a
+    count (not an error); a code outside the closed set, or not a string, is an ``invalid_request`` row."""
+    usage = {"prompt_tokens": 12}
+    lines = [{"id": "a", "request": None, "log_loss": "content_not_logged", "response": {"usage": usage}},
+             {"id": "b", "request": {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+              "log_loss": "made_up", "response": {"usage": usage}},
+             {"id": "c", "request": None, "log_loss": ["truncated"], "response": {"usage": usage}}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    run_job([str(tmp_path / "in.jsonl")], str(tmp_path / "out"), JobConfig(execution={"engine": "in-process"}),
+            log=lambda _m: None)
+    rows = by_id(tmp_path / "out")
+    assert (rows["a"]["log_loss"], rows["a"]["error_code"], rows["a"]["input_tokens"]) == (
+        "content_not_logged", None, None)
+    assert rows["a"]["logged_input_tokens"] == 12
+    assert rows["b"]["error_code"] == rows["c"]["error_code"] == "invalid_request"
+    assert "unknown code 'made_up'" in rows["b"]["error_message"]
