@@ -7,7 +7,7 @@ import json
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
@@ -187,3 +187,22 @@ def test_a_wrong_password_is_one_line(db, tmp_path, monkeypatch):
                           "--format", "litellm_spend_logs"], capture_output=True, text=True, cwd=REPO)
     assert run.returncode == 2 and run.stderr.startswith("tokcount: error: input postgresql://")
     assert "password authentication failed" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_since_until_are_pushed_into_the_query(db, tmp_path):
+    """``--since/--until`` bound the request time in SQL; with ``--until`` the next run reads what came after."""
+    cases = chat_cases(4, lossless=True)
+    days = [datetime(2026, 12, 5, 23, 59, 59, 999000), datetime(2026, 12, 6), datetime(2026, 12, 6, 12),
+            datetime(2026, 12, 7)]
+    start = litellm_store.COLUMNS.index("startTime")
+    rows = [litellm_store.row_of(c, i) for i, c in enumerate(cases)]
+    setup(db, litellm_store.DDL, litellm_store.INSERT,
+          [(*r[:start], days[i], *r[start + 1:]) for i, r in enumerate(rows)])
+    out = tmp_path / "out"
+    cfg = JobConfig(format="litellm_spend_logs", since=date(2026, 12, 6), until=date(2026, 12, 6),
+                    execution={"engine": "in-process"})
+    run_job([db.uri], str(out), cfg, log=lambda _m: None)
+    assert sorted(by_id(out)) == ["chatcmpl-000001", "chatcmpl-000002"]
+    assert {r["day"] for r in by_id(out).values()} == {"2026-12-06"}
+    nxt = run_job([db.uri], str(out), cfg.with_updates(until=date(2026, 12, 7)), log=lambda _m: None).manifest
+    assert nxt["run"]["records_counted"] == 1 and sorted(by_id(out))[-1] == "chatcmpl-000003"
