@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from types import ModuleType
 from typing import Any
+from urllib.parse import quote
 
 from jobs.readers.files import InputError
 
@@ -47,7 +48,8 @@ class SqliteStore:
             raise InputError(f"input not found: {uri}")
         self.root = sqlite_root(uri)
         try:
-            self.con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None,
+            # A URI filename, percent-encoded: a '?' or '#' in the path is part of the name.
+            self.con = sqlite3.connect(f"file:{quote(path)}?mode=ro", uri=True, isolation_level=None,
                                        check_same_thread=False)
             self.con.execute("PRAGMA query_only = 1")
         except sqlite3.Error as exc:

@@ -111,7 +111,8 @@ def test_lossy_rows_are_never_a_silent_count(tmp_path):
 def test_format_auto_tenant_column_and_errors(tmp_path):
     """``--format auto`` knows Bifrost's table by its columns; the tenant column is configurable; a store
     without a known table, or a relative path, is one ``tokcount: error:`` line."""
-    db = store(tmp_path / "logs.db", 4)
+    (tmp_path / "gateway #1?").mkdir()
+    db = store(tmp_path / "gateway #1?" / "logs.db", 4)  # characters a SQLite URI filename must escape
     out = tmp_path / "out"
     run = subprocess.run([sys.executable, "-m", "jobs.cli", "count", f"sqlite://{db}", str(out), "--quiet",
                           "--in-process", "--tenant-column", "team_name"], capture_output=True, text=True, cwd=REPO)
