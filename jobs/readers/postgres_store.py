@@ -85,8 +85,10 @@ class PostgresStore:
         if until is not None:
             limit = min(limit, int(until.timestamp()))
         if fmt.PROCESSING:
-            ((busy,),) = self._all(f'SELECT min({stamp}) FROM "{table}" WHERE "{fmt.STATUS}" = %s',
-                                   (fmt.PROCESSING,))
+            from jobs.readers.stores import ABANDONED
+
+            ((busy,),) = self._all(f'SELECT min({stamp}) FROM "{table}" WHERE "{fmt.STATUS}" = %s AND {stamp} >= %s',
+                                   (fmt.PROCESSING, now - ABANDONED))
             if busy is not None:
                 limit = min(limit, int(_utc(busy).timestamp()))
         return (int(_utc(first).timestamp()) if first is not None else limit), limit

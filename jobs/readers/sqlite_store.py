@@ -14,7 +14,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
 from urllib.parse import quote
@@ -67,17 +67,21 @@ class SqliteStore:
 
     def plan(self, fmt: ModuleType, table: str, start: int | None, until: datetime | None,
              settle: int) -> tuple[int, int]:
-        """Rowids from 1 to before: the last row's next, the first row not final yet (``processing``),
+        """Rowids from 1 to before: the last row's next, the first row not final yet (``processing``, not
+        abandoned),
         the first row past ``--until`` (a row is whole once inserted: no ``settle`` wait)."""
         start = start or 1
         ((last,),) = self._query(f'SELECT max(rowid) FROM "{table}"', ())
         limit = (last or 0) + 1
-        bounds = [(f"{fmt.STATUS} = ?", fmt.PROCESSING)] if fmt.PROCESSING else []
+        from jobs.readers.stores import ABANDONED
+
+        recent = _text(datetime.now(UTC) - ABANDONED)
+        bounds = [(f'{fmt.STATUS} = ? AND "{fmt.TIME}" >= ?', (fmt.PROCESSING, recent))] if fmt.PROCESSING else []
         if until is not None:
-            bounds.append((f'"{fmt.TIME}" >= ?', _text(until)))
-        for condition, value in bounds:
+            bounds.append((f'"{fmt.TIME}" >= ?', (_text(until),)))
+        for condition, values in bounds:
             ((found,),) = self._query(f'SELECT min(rowid) FROM "{table}" WHERE rowid >= ? AND {condition}',
-                                      (start, value))
+                                      (start, *values))
             limit = min(limit, found) if found is not None else limit
         return 1, limit
 

@@ -6,14 +6,14 @@ format turns a row into a ``log`` record (``jobs.readers``).
 
 Splitting and the high-water mark: rows are split into ranges of a key cut on a grid: SQLite's rowid
 (``execution.range_rows``, 100,000 rowids), PostgreSQL's request time (``execution.range_seconds``, an
-hour), ending at the store's limit when the run is planned (its last row; before the first row still
-``processing``, whose content and usage are not final; PostgreSQL: ``settle_seconds`` ago, as rows
-arrive after their request ends; past ``--until``). A range is a shard: its identity
-(``sqlite:///real/path.db#logs@rowid=LO-HI``) is stable, so its marker in ``OUTPUT/_done`` makes it
-done for good. The ranges already in OUTPUT are the high-water mark: the next run plans only what no
-marker covers (the rows added since, or a range a killed run did not finish), so a nightly run reads
-each row once and a rerun adds nothing twice. ``source_row`` is the row's position in its range (key
-order); ``record_id`` is the store's own id.
+hour), ending at the store's limit when the run is planned: its last row; before the first row still
+``processing``, whose content and usage are not final, unless it started over ``ABANDONED`` ago;
+PostgreSQL: ``settle_seconds`` ago, as rows arrive after their request ends; past ``--until``.
+A range is a shard: its identity (``sqlite:///real/path.db#logs@rowid=LO-HI``) is stable, so its
+marker in ``OUTPUT/_done`` makes it done for good. The ranges already in OUTPUT are the high-water
+mark: the next run plans only what no marker covers (the rows added since, or a range a killed run
+did not finish), so a nightly run reads each row once and a rerun adds nothing twice. ``source_row``
+is the row's position in its range (key order); ``record_id`` is the store's own id.
 
 ``--since/--until`` (UTC days, inclusive) become a ``WHERE`` on the row's timestamp; rows before
 ``--since`` in a range read are skipped for good.
@@ -35,6 +35,9 @@ from jobs.readers import bifrost, litellm
 from jobs.readers.files import Digest, InputError, Shard, resolve, shard_key
 
 SCHEMES = ("sqlite", "postgresql", "postgres")
+# A row still ``processing`` this long after its request started was abandoned (the gateway stopped mid-request):
+# it no longer holds the high-water mark back, and is read as it is (no usage: not compared).
+ABANDONED = timedelta(hours=24)
 NOMINAL_ROW_BYTES = 2048  # a range's size for planning (engine choice, order); rows are not measured
 FORMATS: dict[str, ModuleType] = {"bifrost_logs": bifrost, "litellm_spend_logs": litellm}
 

@@ -9,13 +9,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import pytest
 
+from jobs.bench.bifrost_store import go_time
 from jobs.config import JobConfig
 from jobs.job.pipeline import run_job
 from jobs.reports.audit import run_audit
@@ -143,9 +144,11 @@ def test_high_water_mark_reads_each_row_once(tmp_path):
     assert first["run"]["records_counted"] == 25
     store(db, 10, start=25)
     con = sqlite3.connect(db, isolation_level=None)
-    con.execute("UPDATE logs SET status = 'processing' WHERE id = 'req-000031'")  # rowid 32
+    now = go_time(datetime.now(UTC))
+    con.execute("UPDATE logs SET status = 'processing', timestamp = ? WHERE id = 'req-000031'", (now,))  # rowid 32
+    con.execute("UPDATE logs SET status = 'processing' WHERE id = 'req-000028'")  # started long ago: abandoned
     second = count(f"sqlite://{db}", out, range_rows=10)
-    assert second["run"]["records_counted"] == 6  # rowids 26..31: up to the row still processing
+    assert second["run"]["records_counted"] == 6  # rowids 26..31: up to the row still processing (not 29's)
     assert [i["uri"].rsplit("@", 1)[1] for i in second["inputs"]][-2:] == ["rowid=26-30", "rowid=30-32"]
     assert count(f"sqlite://{db}", out, range_rows=10)["run"]["records_counted"] == 0
     con.execute("UPDATE logs SET status = 'success' WHERE id = 'req-000031'")
