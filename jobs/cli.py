@@ -160,6 +160,9 @@ def add_count_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", help="default model for records without one")
     p.add_argument("--format", help="input format preset (default: detect per record)")
     p.add_argument("--api", help="force chat, responses, bifrost or completions")
+    p.add_argument("--since", type=iso_day, help="log stores: first UTC day of rows to read (YYYY-MM-DD)")
+    p.add_argument("--until", type=iso_day, help="log stores: last UTC day of rows to read, inclusive")
+    p.add_argument("--tenant-column", help="log stores: the column written as 'tenant' (default: virtual_key_name)")
     p.add_argument("--verify-inputs", action="store_true", default=None,
                    help="on resume, re-hash inputs rather than trust their size and mtime")
     p.add_argument("--usage-from", action="append", metavar="BATCH_OUTPUT",
@@ -185,7 +188,8 @@ def config_from_args(args: argparse.Namespace) -> JobConfig:
         "model": args.model, "format": args.format, "api": args.api, "usage_from": args.usage_from,
         "output.max_input_tokens": args.max_input_tokens, "output.keep_record": args.keep_record,
         "output.tokens": args.tokens, "output.context": args.context, "output.rules": args.rules,
-        "execution.verify_inputs": args.verify_inputs,
+        "execution.verify_inputs": args.verify_inputs, "since": args.since, "until": args.until,
+        "store.tenant": args.tenant_column,
     })
 
 

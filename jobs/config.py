@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 Format = Literal["auto", "bare", "wrapped", "log", "openai_batch_input", "openai_batch_output", "finetune",
-                 "bifrost", "otlp_json", "langfuse"]
+                 "bifrost", "bifrost_logs", "litellm_spend_logs", "otlp_json", "langfuse"]
 Api = Literal["chat", "responses", "bifrost", "completions"]
 Encoding = Literal["cl100k_base", "o200k_base", "o200k_harmony", "p50k_base", "r50k_base"]
 
@@ -105,6 +105,11 @@ class Execution(_Strict):
     lines_per_block: int = Field(2000, ge=1, description="lines counted and written to Parquet at a time")
     split_bytes: int = Field(64 * 1024 * 1024, ge=4096,
                              description="larger shards (as stored) are written as parts, counted in parallel")
+    range_rows: int = Field(100_000, ge=1, description="a SQLite log store is counted in ranges of this many rowids")
+    range_seconds: int = Field(3600, ge=1, description="a PostgreSQL log store is counted in ranges of this much "
+                                                       "request time")
+    settle_seconds: int = Field(600, ge=0, description="a PostgreSQL log store is read up to this long before now: "
+                                                       "rows are written after their request ends")
     actors: int | None = Field(None, ge=1, description="Ray actors; default one per CPU of the cluster")
     address: str | None = None
     verify_inputs: bool = Field(False, description="on resume, re-hash inputs instead of trusting size+mtime")
@@ -114,6 +119,13 @@ class Execution(_Strict):
     backend: Literal["auto", "tiktoken", "fastokens"] = Field(
         "auto", description="BPE implementation; auto = fastokens where installed (by default where it has a "
                             "wheel), else tiktoken")
+
+
+class Store(_Strict):
+    """Reading a log store (``sqlite:///...``, ``postgresql://...``): which of its columns is the tenant."""
+
+    tenant: str | None = Field(None, description="the column written as 'tenant' (default: Bifrost "
+                                                 "virtual_key_name, LiteLLM team_id)")
 
 
 class JobConfig(_Strict):
@@ -131,6 +143,10 @@ class JobConfig(_Strict):
                                   description="OpenAI batch output files whose usage is joined by custom_id")
     output: Output = Field(default_factory=Output)
     execution: Execution = Field(default_factory=Execution)
+    store: Store = Field(default_factory=Store)
+    # Which rows of a log store a run reads (UTC days, inclusive): not part of a row, so not of the fingerprint.
+    since: date | None = None
+    until: date | None = None
 
     @model_validator(mode="after")
     def _check(self) -> JobConfig:
@@ -152,7 +168,9 @@ class JobConfig(_Strict):
         """Hash of everything that changes output rows (not execution knobs): a changed config
         invalidates finished shards on resume. ``rows`` names another kind of row (``tokcount
         finetune``'s), so a shard counted by one command is not taken as done by another."""
-        data = self.model_dump(mode="json", exclude={"execution"})
+        data = self.model_dump(mode="json", exclude={"execution", "since", "until"})
+        if data["store"] == Store().model_dump(mode="json"):
+            del data["store"]  # outputs counted before log stores existed keep their fingerprint
         if rows:
             data["rows"] = rows
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()[:16]
@@ -171,14 +189,15 @@ class JobConfig(_Strict):
         return validate_config(data, source="command line")
 
 
-_TIMESTAMPED = ("auto", "log", "bifrost", "otlp_json", "langfuse")  # presets that carry a timestamp path
+_TIMESTAMPED = ("auto", "log", "bifrost", "bifrost_logs", "litellm_spend_logs", "otlp_json",
+                "langfuse")  # presets that carry a timestamp path
 
 _RESERVED_COLUMNS = (
     "record_id", "source_file", "source_row", "model", "encoding", "api", "input_tokens",
     "input_tokens_details", "logged_input_tokens", "cached_tokens", "output_tokens", "delta", "delta_pct",
     "batch", "day", "total_tokens", "estimated",
     "estimate_reasons", "error_code", "error_message", "rules_version", "tenant", "timestamp", "tokens", "rules",
-    "context_window", "fits_context", "record", "cost_usd",
+    "context_window", "fits_context", "record", "cost_usd", "log_loss",
 )
 
 

@@ -102,9 +102,9 @@ def report_change(row: dict[str, Any], now: int | None, rules_version: str) -> N
 
 
 def input_line(source_file: str, source_row: int) -> bytes:
-    from jobs.readers.files import iter_records, list_shards
+    from jobs.readers import iter_records, shard_of
 
-    for i, item in enumerate(iter_records(list_shards([source_file])[0])):
+    for i, item in enumerate(iter_records(shard_of(source_file))):
         if i == source_row and isinstance(item, bytes):
             return item
     raise ConfigError(f"{source_file} has no row {source_row} (changed since it was counted?)")

@@ -76,20 +76,23 @@ class RowCounter:
         if ex.logged_input_tokens is None and ex.output_tokens is None and ex.record_id in self.usage:
             ex.logged_input_tokens, ex.cached_tokens, ex.output_tokens = self.usage[ex.record_id]
         row.update(logged_input_tokens=ex.logged_input_tokens, cached_tokens=ex.cached_tokens,
-                   output_tokens=ex.output_tokens, batch=ex.batch)
+                   output_tokens=ex.output_tokens, batch=ex.batch, log_loss=ex.log_loss)
         if self.has_day:
             day = utc_date(ex.columns.get("timestamp"))
             row["day"] = day.isoformat() if day else None
         row["model"] = ex.model or _body_model(ex.body) or self.config.model
         if ex.error:
             return _fail(row, ErrorCode.INVALID_REQUEST, f"{where}: {ex.error}")
+        if ex.body is None:  # a lossy log without the request (``log_loss`` says why): no count
+            return None
         # Rendering eras follow the record's own timestamp unless the config pins a date.
         as_of = self.config.as_of or ex.columns.get("timestamp")
         res = count(ex.body, ex.model, default_model=self.config.model, api=ex.api, as_of=as_of,
                     images=self.image_sizer.hints(ex.body),
                     registry=self.registry, limits=self.limits, return_tokens=self.config.output.tokens)
         row.update(model=res.model or row["model"], encoding=res.encoding, api=res.api,
-                   estimated=res.estimated, estimate_reasons=res.estimate_reasons,
+                   estimated=res.estimated or ex.log_loss is not None,
+                   estimate_reasons=[*res.estimate_reasons, *(["log_loss"] if ex.log_loss else [])],
                    rules_version=res.rules_version)
         if res.error_code is not None or res.input_tokens is None:
             field = f"field {layout.request!r}: " if layout and layout.request else ""

@@ -52,9 +52,10 @@ class Piece:
 
 
 def splits(shard: Shard, split_bytes: int) -> bool:
-    """Whether ``shard`` is written as parts (else as one file, by one piece). A file that a reader of
-    its own turns into records (OTLP, Langfuse) is read whole: its rows are not its lines."""
-    return shard.kind in ("jsonl", "parquet") and shard.size > split_bytes
+    """Whether ``shard`` is written as parts (else as one file, by one piece). A log store's range is
+    already a piece of the store (``jobs.readers.stores``), and a file that a reader of its own turns into
+    records (OTLP, Langfuse) is read whole: its rows are not its lines."""
+    return shard.store is None and shard.kind in ("jsonl", "parquet") and shard.size > split_bytes
 
 
 def indexed(shard: Shard) -> bool:

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from jobs.config import JobConfig
+from jobs.readers import LOG_LOSS
 
 MISSING: Any = object()
 
@@ -28,7 +29,9 @@ class Layout:
     tenant: str | None = None
     timestamp: str | None = None
     usage: str | None = None
+    log_loss: str | None = None  # why the logged body is not the one sent (a ``jobs.readers.LOG_LOSS`` code)
     api: str | None = None  # a fixed api= for every record
+    api_field: str | None = None  # where a record says its API (a log store knows it: chat or responses)
     api_from_url: str | None = None  # OpenAI batch input: "/v1/responses" -> responses
     no_request: str | None = None  # formats that carry no request body: why, as the error message
     bifrost_log: bool = False  # body rebuilt from Bifrost log-store fields
@@ -46,7 +49,8 @@ PRESETS: dict[str, Layout] = {
     "bare": Layout(),
     "wrapped": Layout(),
     # {"id", "timestamp", "tenant", "request": {...}, "response": {"usage": {...}}}: a gateway's request log.
-    "log": Layout(request="request", record_id="id", tenant="tenant", timestamp="timestamp", usage="response.usage"),
+    "log": Layout(request="request", record_id="id", tenant="tenant", timestamp="timestamp", usage="response.usage",
+                  log_loss="log_loss", api_field="api"),
     "openai_batch_input": Layout(request="body", record_id="custom_id", api_from_url="url", batch=True),
     "openai_batch_output": Layout(
         record_id="custom_id", usage="response.body.usage", batch=True,
@@ -58,6 +62,9 @@ PRESETS: dict[str, Layout] = {
 }
 # Files read by their own reader (jobs/readers/otlp.py, langfuse.py), which yields records in the ``log`` shape.
 PRESETS["otlp_json"] = PRESETS["langfuse"] = PRESETS["log"]
+
+# Log stores (``jobs.readers.stores``) give ``log`` records whatever table they read.
+PRESETS["bifrost_logs"] = PRESETS["litellm_spend_logs"] = PRESETS["log"]
 
 _BATCH_URL_API = {"/v1/chat/completions": "chat", "/v1/responses": "responses", "/v1/completions": "completions"}
 
@@ -72,6 +79,8 @@ def layout_for(config: JobConfig, fmt: str) -> Layout:
 _BATCH_INPUT_KEYS = frozenset({"custom_id", "url", "body"})
 _BATCH_OUTPUT_KEYS = frozenset({"custom_id", "response"})
 _BIFROST_KEYS = frozenset({"input_history", "provider"})
+_STATED_APIS = ("chat", "responses", "completions")
+_LOG_KEYS = frozenset({"request", "log_loss"})
 
 
 def detect_format(record: Any) -> str | None:
@@ -85,7 +94,7 @@ def detect_format(record: Any) -> str | None:
         return "openai_batch_output"
     if keys >= _BIFROST_KEYS:
         return "bifrost"
-    if "log_loss" in keys and "request" in keys:  # a reader's record, its request lost (null) or not
+    if keys >= _LOG_KEYS:  # a reader's record (``jobs.readers``): its request may be null
         return "log"
     if isinstance(record.get("request"), dict | str) and not keys & {"messages", "input"}:
         return "log"
@@ -133,6 +142,7 @@ class Extracted:
     output_tokens: int | None = None
     logged_total_tokens: int | None = None
     batch: bool = False
+    log_loss: str | None = None
     columns: dict[str, str | None] = field(default_factory=dict)
 
 
@@ -164,9 +174,17 @@ def extract(record: Any, layout: Layout) -> Extracted:
         out.error = f"field {layout.model!r}: model must be a string, got {type(override).__name__}"
         return out
     out.model = override
-    out.api = layout.api
+    stated = _opt(record, layout.api_field)  # --api (layout.api) still forces one
+    out.api = layout.api or (stated if stated in _STATED_APIS else None)
     out.batch = layout.batch
-    if layout.no_request:
+    loss = _opt(record, layout.log_loss)
+    known = loss is None or (isinstance(loss, str) and loss in LOG_LOSS)
+    out.log_loss = loss if known else None
+    if not known:
+        out.error = f"field {layout.log_loss!r}: unknown code {loss!r} (known: {', '.join(LOG_LOSS)})"
+    elif loss is not None and _opt(record, layout.request) is None:
+        pass  # nothing to count: the row says why
+    elif layout.no_request:
         out.error = f"record: {layout.no_request}"
     elif layout.bifrost_log:
         out.body, out.error = _bifrost_body(record)

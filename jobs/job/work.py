@@ -22,7 +22,8 @@ from jobs.job.batch_usage import Usage
 from jobs.job.counting import RowCounter
 from jobs.job.output import OutputDir, ShardStats, ShardWriter, add_stats, commit_shard
 from jobs.job.pieces import Piece, index, iter_piece
-from jobs.readers.files import Digest, Shard, iter_parts, iter_records
+from jobs.readers import iter_records
+from jobs.readers.files import Digest, Shard, iter_parts
 
 MAX_BLOCK_BYTES = 64 << 20
 _WARM_UP = b'{"model": "gpt-4o", "input": [{"role": "user", "content": "hi"}]}'

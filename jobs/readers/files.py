@@ -23,13 +23,16 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 import zstandard
+
+if TYPE_CHECKING:
+    from jobs.readers.stores import StoreRange
 
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".jsonl.zstd", ".ndjson", ".ndjson.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -38,7 +41,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 READER_FORMATS = ("otlp_json", "langfuse")
 _OTLP_SUFFIXES = (*JSONL_SUFFIXES, ".json", ".json.gz", ".json.zst")
 _OTLP_START = b'{"resourceSpans"'  # the Collector's file exporter and protobuf's JSON both start so
-Kind = Literal["jsonl", "parquet", "otlp_json", "langfuse"]
+Kind = Literal["jsonl", "parquet", "otlp_json", "langfuse", "store"]
 _GLOB_CHARS = "*?["
 _BOM = b"\xef\xbb\xbf"
 
@@ -60,6 +63,7 @@ class Shard:
     kind: Kind
     name: str  # output file stem: readable, and unique across runs (it ends with ``key``)
     identity: str
+    store: StoreRange | None = None  # a log store's rows (``jobs.readers.stores``), not a file
 
     @property
     def key(self) -> str:

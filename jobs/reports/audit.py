@@ -4,7 +4,8 @@
 - ``explained``: it differs and the count is flagged ``estimated`` (hidden context such as a hosted
   tool's results or ``previous_response_id``: the reasons say which);
 - ``unexplained``: it differs and nothing explains it: the actionable anomalies;
-- ``not_compared``: an error row, or no logged usage.
+- ``not_compared``: a lossy log (``log_loss``: the logged body is not the one sent), an error row, or no
+  logged usage; broken down by that reason.
 
 ``--by rule`` (an output counted with ``--rules``) groups by the ids of the rules the counts used: a
 record is counted under each of its rules, so the unexplained deltas point at the rules they share.
@@ -25,13 +26,19 @@ AUDIT_COLUMNS = ["records", "compared", "exact", "explained", "unexplained", "ex
 NO_RECORDS = "no records in OUTPUT"
 WORST_COLUMNS = ["record_id", "source_file", "source_row", "model", "counted", "logged", "delta", "delta_pct"]
 
+# Why a record is not compared; ``{loss}`` is the log_loss column (NULL in outputs written before it existed).
 CLASSIFIED = """
 CREATE VIEW audited AS SELECT *,
-  CASE WHEN error_code IS NOT NULL OR logged_input_tokens IS NULL OR input_tokens IS NULL THEN 'not_compared'
+  CASE WHEN not_compared_reason IS NOT NULL THEN 'not_compared'
        WHEN delta = 0 THEN 'exact'
        WHEN estimated THEN 'explained'
        ELSE 'unexplained' END AS class
-FROM rows
+FROM (SELECT *,
+  CASE WHEN {loss} IS NOT NULL THEN {loss}
+       WHEN error_code IS NOT NULL THEN 'error: ' || error_code
+       WHEN logged_input_tokens IS NULL THEN 'no logged usage'
+       WHEN input_tokens IS NULL THEN 'not counted' END AS not_compared_reason
+  FROM rows)
 """
 
 # Token sums and |delta| statistics are over compared records, so delta_sum = logged - counted.
@@ -75,6 +82,13 @@ GROUP BY reason ORDER BY records DESC, reason
 """
 
 
+NOT_COMPARED = """
+SELECT not_compared_reason AS reason, count(*) AS records FROM audited WHERE class = 'not_compared'
+GROUP BY reason ORDER BY records DESC, reason
+"""
+NOT_COMPARED_COLUMNS = ["reason", "records"]
+
+
 @dataclass
 class AuditResult:
     by: list[str]
@@ -83,6 +97,7 @@ class AuditResult:
     worst: list[dict[str, Any]]
     reasons: list[dict[str, Any]]
     out: Path
+    not_compared: list[dict[str, Any]]  # records per reason (a log_loss code, an error code, no logged usage)
 
     @property
     def columns(self) -> list[str]:
@@ -94,7 +109,7 @@ def run_audit(output: str, by: str = "model", top: int = 20, out: str | None = N
     if RULE in (c.strip() for c in by.split(",")) and "rules" not in columns:
         raise ReportError(f"--by rule: {output} has no 'rules' column; count it with --rules (output.rules: true)")
     names = group_columns(by, [*columns, RULE] if "rules" in columns else columns, output)
-    con.execute(CLASSIFIED)
+    con.execute(CLASSIFIED.format(loss="log_loss" if "log_loss" in columns else "NULL::VARCHAR"))
     source = "audited"
     if RULE in names:
         con.execute(BY_RULE)
@@ -106,7 +121,7 @@ def run_audit(output: str, by: str = "model", top: int = 20, out: str | None = N
     points = fetch_dicts(con, "SELECT model, delta, class FROM audited WHERE class <> 'not_compared'")
     target = Path(out) if out else Path(output) / "_reports" / "audit"
     target.mkdir(parents=True, exist_ok=True)
-    result = AuditResult(names, groups, totals, worst, reasons, target)
+    result = AuditResult(names, groups, totals, worst, reasons, target, fetch_dicts(con, NOT_COMPARED))
     write_csv(target / "audit.csv", result.columns, groups)
     write_csv(target / "audit_worst.csv", WORST_COLUMNS, worst)
     delta_strip_chart(points, target / "audit_delta.png")
@@ -131,6 +146,10 @@ def summary_markdown(result: AuditResult, output: str) -> str:
     if result.reasons:
         lines += ["## Explained differences (the count is flagged estimated)", "",
                   markdown_table(["reason", "records", "delta_sum"], result.reasons), ""]
+    if result.not_compared:
+        lines += ["## Not compared, by reason", "",
+                  "A lossy log's reason is its `log_loss` code (the README's \"Where your logs are\").", "",
+                  markdown_table(NOT_COMPARED_COLUMNS, result.not_compared), ""]
     if result.worst:
         lines += ["## Unexplained: look at these first", "",
                   markdown_table(WORST_COLUMNS, result.worst), "",
@@ -144,5 +163,7 @@ def summary_markdown(result: AuditResult, output: str) -> str:
 def print_audit(result: AuditResult) -> None:
     print(text_table(result.columns, result.groups) if result.groups
           else f"{text_table(result.columns, [])}\n{NO_RECORDS}")
+    if result.not_compared:
+        print("\nnot compared: " + ", ".join(f"{r['reason']} {r['records']:,}" for r in result.not_compared))
     print(f"\nwrote {result.out}/audit.csv, audit_worst.csv ({len(result.worst)} unexplained), audit_delta.png, "
           "audit.md")

@@ -26,7 +26,8 @@ BASE_SCHEMA = pa.schema([
     ("cached_tokens", pa.int64()), ("output_tokens", pa.int64()), ("delta", pa.int64()), ("delta_pct", pa.float64()),
     ("batch", pa.bool_()), ("total_tokens", pa.int64()), ("estimated", pa.bool_()),
     ("estimate_reasons", pa.list_(pa.string())), ("error_code", pa.string()), ("error_message", pa.string()),
-    ("rules_version", pa.string()), ("tenant", pa.string()), ("timestamp", pa.string()), ("day", pa.string()),
+    ("log_loss", pa.string()), ("rules_version", pa.string()), ("tenant", pa.string()), ("timestamp", pa.string()),
+    ("day", pa.string()),
 ])
 
 

@@ -1,0 +1,260 @@
+"""Log stores read in place: a gateway's database, as ranges of rows that are the job's shards.
+
+Two kinds of database (``sqlite_store``, ``postgres_store``) and the tables they may hold (``FORMATS``:
+Bifrost's ``logs``, LiteLLM's ``LiteLLM_SpendLogs``): a database gives rows as dicts of columns, a
+format turns a row into a ``log`` record (``jobs.readers``).
+
+Splitting and the high-water mark: rows are split into ranges of a key cut on a grid: SQLite's rowid
+(``execution.range_rows``, 100,000 rowids), PostgreSQL's request time (``execution.range_seconds``, an
+hour), ending at the store's limit when the run is planned: its last row; before the first row still
+``processing``, whose content and usage are not final, unless it started over ``ABANDONED`` ago;
+PostgreSQL: ``settle_seconds`` ago, as rows arrive after their request ends; past ``--until``.
+A range is a shard: its identity (``sqlite:///real/path.db#logs@rowid=LO-HI``) is stable, so its
+marker in ``OUTPUT/_done`` makes it done for good. The ranges already in OUTPUT are the high-water
+mark: the next run plans only what no marker covers (the rows added since, or a range a killed run
+did not finish), so a nightly run reads each row once and a rerun adds nothing twice. ``source_row``
+is the row's position in its range (key order); ``record_id`` is the store's own id.
+
+``--since/--until`` (UTC days, inclusive) become a ``WHERE`` on the row's timestamp; rows before
+``--since`` in a range read are skipped for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from types import ModuleType
+from typing import Any, Protocol
+
+import orjson
+import pyarrow.fs as pafs
+
+from jobs.readers import bifrost, litellm
+from jobs.readers.files import Digest, InputError, Shard, resolve, shard_key
+
+SCHEMES = ("sqlite", "postgresql", "postgres")
+# A row still ``processing`` this long after its request started was abandoned (the gateway stopped mid-request):
+# it no longer holds the high-water mark back, and is read as it is (no usage: not compared).
+ABANDONED = timedelta(hours=24)
+NOMINAL_ROW_BYTES = 2048  # a range's size for planning (engine choice, order); rows are not measured
+FORMATS: dict[str, ModuleType] = {"bifrost_logs": bifrost, "litellm_spend_logs": litellm}
+
+
+@dataclass(frozen=True)
+class StoreRange:
+    """Rows of ``table`` whose key (rowid, or epoch seconds of ``format``'s time column) is in
+    ``[lo, hi)``, in the store ``uri`` (as given; never with a password), read with the job's time
+    window ``[since, until)`` and tenant column."""
+
+    uri: str
+    table: str
+    format: str
+    lo: int
+    hi: int
+    since: datetime | None = None
+    until: datetime | None = None
+    tenant: str = bifrost.DEFAULT_TENANT
+
+
+class Database(Protocol):
+    """One open connection to a store (``open_store``)."""
+
+    root: str  # where the store really is, for identities
+    key: str  # what ranges are cut on: "rowid" or "time"
+
+    def tables(self) -> dict[str, set[str]]: ...
+
+    def plan(self, fmt: ModuleType, table: str, start: int | None, until: datetime | None,
+             settle: int) -> tuple[int, int]: ...
+
+    def occupied(self, fmt: ModuleType, table: str, start: int, limit: int, grid: int) -> set[int] | None: ...
+
+    def rows(self, rng: StoreRange, columns: list[str]) -> Iterator[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(uri: str) -> Database:
+    """A read-only connection to the store ``uri`` names (a fatal ``InputError`` when it cannot be)."""
+    if uri.lower().startswith("sqlite://"):
+        from jobs.readers.sqlite_store import SqliteStore
+
+        return SqliteStore(uri)
+    from jobs.readers.postgres_store import PostgresStore
+
+    return PostgresStore(uri)
+
+
+def root(uri: str) -> str:
+    """Where a store really is (a SQLite file's real path; a server, port and database)."""
+    if uri.lower().startswith("sqlite://"):
+        from jobs.readers.sqlite_store import sqlite_root
+
+        return sqlite_root(uri)
+    from jobs.readers.postgres_store import postgres_root
+
+    return postgres_root(uri)
+
+
+def list_ranges(uri: str, options: Any, output: str | None, filesystem: pafs.FileSystem | None) -> list[Shard]:
+    """The store's shards: the ranges earlier runs wrote to ``output`` and what none covers, up to
+    the store's limit now (see the module docstring)."""
+    db = open_store(uri)
+    try:
+        fmt_name = _format(db.tables(), uri, getattr(options, "format", "auto"))
+        fmt = FORMATS[fmt_name]
+        since, until = _window(options)
+        prefix = f"{db.root}#{fmt.TABLE}@{_key_name(db.key, fmt)}="
+        covered = _covered(output, filesystem, prefix, db.key)
+        start = max((hi for _, hi in covered), default=None)
+        execution = getattr(options, "execution", None)
+        first, limit = db.plan(fmt, fmt.TABLE, start, until, getattr(execution, "settle_seconds", 600))
+        grid = (getattr(execution, "range_rows", 100_000) if db.key == "rowid"
+                else getattr(execution, "range_seconds", 3600))
+        if db.key == "time" and since is not None:
+            first = max(first, int(since.timestamp()))  # rows before --since are not planned at all
+        occupied = db.occupied(fmt, fmt.TABLE, min(first, start or first), limit, grid)
+    finally:
+        db.close()
+    tenant = _tenant(options, fmt, uri)
+    spans = _gaps(covered, first, limit, grid)
+    spans = sorted(covered + (spans if occupied is None else _merge_empty(spans, occupied, grid)))
+    return [_shard(db.root, db.key, StoreRange(uri, fmt.TABLE, fmt_name, lo, hi, since, until, tenant))
+            for lo, hi in spans]
+
+
+def range_shard(source_file: str) -> Shard:
+    """The range a row's ``source_file`` names (``URI#TABLE@KEY=LO-HI``), to read its rows again."""
+    try:
+        uri, rest = source_file.rsplit("#", 1)
+        table, span = rest.split("@", 1)
+        key_name, bounds = span.split("=", 1)
+        fmt_name = next(name for name, f in FORMATS.items() if table == f.TABLE)
+        key = "rowid" if key_name == "rowid" else "time"
+        lo, hi = (decode(key, b) for b in bounds.split("-"))
+    except (ValueError, StopIteration):
+        raise InputError(f"{source_file} is not a log store's range (URI#TABLE@KEY=LO-HI)") from None
+    return _shard(root(uri), key, StoreRange(uri, table, fmt_name, lo, hi, tenant=FORMATS[fmt_name].DEFAULT_TENANT))
+
+
+def _format(tables: dict[str, set[str]], uri: str, fmt: str) -> str:
+    """``fmt``, or for ``auto`` the format whose table (with its columns) the store has."""
+    if fmt == "auto":
+        found = [name for name, f in FORMATS.items() if tables.get(f.TABLE, set()) >= f.COLUMNS]
+        if not found:
+            known = ", ".join(f"{f.TABLE!r} ({name})" for name, f in FORMATS.items())
+            raise InputError(f"input {uri}: no log table this reader knows ({known}); pass --format")
+        return found[0]
+    if fmt not in FORMATS:
+        raise InputError(f"input {uri}: --format {fmt} cannot read a store; use {', '.join(FORMATS)}")
+    missing = FORMATS[fmt].COLUMNS - tables.get(FORMATS[fmt].TABLE, set())
+    if missing:
+        raise InputError(f"input {uri}: table {FORMATS[fmt].TABLE!r} lacks column(s) "
+                         f"{', '.join(sorted(missing))} of --format {fmt}")
+    return fmt
+
+
+def _tenant(options: Any, fmt: ModuleType, uri: str) -> str:
+    tenant = getattr(getattr(options, "store", None), "tenant", None) or fmt.DEFAULT_TENANT
+    if tenant not in fmt.TENANTS:
+        raise InputError(f"input {uri}: --tenant-column {tenant} is not a tenant column of {fmt.TABLE!r} "
+                         f"(one of: {', '.join(fmt.TENANTS)})")
+    return tenant
+
+
+def _key_name(key: str, fmt: ModuleType) -> str:
+    return "rowid" if key == "rowid" else fmt.TIME
+
+
+def _window(options: Any) -> tuple[datetime | None, datetime | None]:
+    """``--since/--until`` (inclusive UTC days) as half-open bounds on the timestamp."""
+    since: date | None = getattr(options, "since", None)
+    until: date | None = getattr(options, "until", None)
+    return (datetime.combine(since, time(), UTC) if since else None,
+            datetime.combine(until + timedelta(days=1), time(), UTC) if until else None)
+
+
+def encode(key: str, value: int) -> str:
+    """A range bound in an identity: a rowid, or a UTC time (``20261206T090000Z``)."""
+    return str(value) if key == "rowid" else datetime.fromtimestamp(value, UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def decode(key: str, text: str) -> int:
+    if key == "rowid":
+        return int(text)
+    return int(datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp())
+
+
+def _covered(output: str | None, filesystem: pafs.FileSystem | None, prefix: str, key: str) -> list[tuple[int, int]]:
+    """The ranges of this store and table that markers in ``output/_done`` record."""
+    if output is None:
+        return []
+    fs, base = resolve(output, filesystem)
+    infos = fs.get_file_info(pafs.FileSelector(base.rstrip("/") + "/_done", allow_not_found=True))
+    spans = []
+    for info in infos:
+        with fs.open_input_stream(info.path) as f:
+            identity = orjson.loads(f.read()).get("identity", "")
+        if identity.startswith(prefix):
+            lo, hi = identity[len(prefix):].split("-")
+            spans.append((decode(key, lo), decode(key, hi)))
+    return sorted(spans)
+
+
+def _gaps(covered: list[tuple[int, int]], first: int, limit: int, grid: int) -> list[tuple[int, int]]:
+    """The keys in ``[first, limit)`` no covered range holds, cut at every multiple of ``grid``."""
+    spans, pos = [], first
+    for lo, hi in [*covered, (limit, limit)]:
+        end = min(lo, limit)
+        while pos < end:
+            cut = min(end, (pos // grid + 1) * grid)
+            spans.append((pos, cut))
+            pos = cut
+        pos = max(pos, hi)
+    return spans
+
+
+def _merge_empty(spans: list[tuple[int, int]], occupied: set[int], grid: int) -> list[tuple[int, int]]:
+    """Adjacent spans joined where a cell holds no rows, so a quiet month is one (empty) range, not 720.
+    Each span lies within one grid cell; a new range starts only at a cell with rows."""
+    out: list[tuple[int, int, bool]] = []
+    for lo, hi in spans:
+        busy = lo // grid * grid in occupied
+        if out and out[-1][1] == lo and not (busy and out[-1][2]):
+            out[-1] = (out[-1][0], hi, out[-1][2] or busy)
+        else:
+            out.append((lo, hi, busy))
+    return [(lo, hi) for lo, hi, _ in out]
+
+
+def _shard(store_root: str, key: str, rng: StoreRange) -> Shard:
+    """``rng`` of the store at ``store_root`` as a shard; its identity names the store, table and range."""
+    span = f"{_key_name(key, FORMATS[rng.format])}={encode(key, rng.lo)}-{encode(key, rng.hi)}"
+    identity = f"{store_root}#{rng.table}@{span}"
+    stem = store_root.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    size = (rng.hi - rng.lo) * NOMINAL_ROW_BYTES if key == "rowid" else NOMINAL_ROW_BYTES << 10
+    return Shard(uri=f"{rng.uri}#{rng.table}@{span}", path=store_root, fs=pafs.LocalFileSystem(), size=size,
+                 mtime=None, kind="store", name=f"{stem}.{rng.table}.{encode(key, rng.lo)}.{shard_key(identity)}",
+                 identity=identity, store=rng)
+
+
+def iter_range(shard: Shard) -> Iterator[bytes | Digest]:
+    """The range's rows as ``log`` records, in key order; then a ``Digest`` of the records."""
+    rng = shard.store
+    assert rng is not None
+    fmt = FORMATS[rng.format]
+    sha, size = hashlib.sha256(), 0
+    db = open_store(rng.uri)
+    try:
+        names = db.tables().get(rng.table, set())
+        columns = [c for c in fmt.wanted(rng.tenant) if c in names]
+        for row in db.rows(rng, columns):
+            record = orjson.dumps(fmt.record(row, rng.tenant))
+            sha.update(record + b"\n")
+            size += len(record) + 1
+            yield record
+    finally:
+        db.close()
+    yield Digest(sha.hexdigest(), size)
