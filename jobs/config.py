@@ -105,7 +105,9 @@ class Execution(_Strict):
     lines_per_block: int = Field(2000, ge=1, description="lines counted and written to Parquet at a time")
     split_bytes: int = Field(64 * 1024 * 1024, ge=4096,
                              description="larger shards (as stored) are written as parts, counted in parallel")
-    range_rows: int = Field(100_000, ge=1, description="a SQLite log store is counted in ranges of this many rowids")
+    # About split_bytes of typical logged chat traffic (6 KB a row), so a store is cut like the same traffic
+    # as a JSONL file: at 100,000 a 500 MB store was one range, one worker (python -m jobs.bench.stores).
+    range_rows: int = Field(10_000, ge=1, description="a SQLite log store is counted in ranges of this many rowids")
     range_seconds: int = Field(3600, ge=1, description="a PostgreSQL log store is counted in ranges of this much "
                                                        "request time")
     settle_seconds: int = Field(600, ge=0, description="a PostgreSQL log store is read up to this long before now: "

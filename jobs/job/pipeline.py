@@ -61,7 +61,7 @@ def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: p
              counter: type[RowCounter] = RowCounter) -> Plan:
     """Every fatal check (inputs exist, output writable and not in use) happens here, before any
     counting. The plan holds OUTPUT's lock: ``run_job`` (or the caller) releases it with ``out.release()``."""
-    shards = list_inputs(inputs, filesystem, output, config) if shards is None else shards
+    shards = list_inputs(inputs, config, filesystem, output) if shards is None else shards
     out = OutputDir(output, filesystem)
     out.prepare(overwrite)
     try:
@@ -122,7 +122,7 @@ def run_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pa
     try:
         with ThreadPoolExecutor(1) as planner:
             # Start-up (Ray's init, the encoders) overlaps with listing and planning.
-            listing = planner.submit(list_inputs, inputs, filesystem, output, config)
+            listing = planner.submit(list_inputs, inputs, config, filesystem, output)
             if choose_engine(config, 0) == "ray":
                 pool = RayPool(config, counter, log)
             shards = listing.result()

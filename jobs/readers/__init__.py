@@ -19,12 +19,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow.fs as pafs
 
 from jobs.readers import files
+
+if TYPE_CHECKING:
+    from jobs.config import JobConfig
 
 # Why a logged record cannot be compared with its logged usage. Rows with a body are still counted and
 # flagged ``estimated``; rows without one (content_not_logged, other_request_type) carry no count.
@@ -48,17 +51,16 @@ def is_store(uri: str) -> bool:
     return uri.split("://", 1)[0].lower() in SCHEMES if "://" in uri else False
 
 
-def list_inputs(inputs: list[str], filesystem: pafs.FileSystem | None = None, output: str | None = None,
-                options: object | None = None) -> list[files.Shard]:
+def list_inputs(inputs: list[str], options: JobConfig, filesystem: pafs.FileSystem | None = None,
+                output: str | None = None) -> list[files.Shard]:
     """Every input's shards: files as ``files.list_shards`` finds them, each store as rowid ranges
     (``stores.list_ranges``; ``options`` is the job config, for the format and the time window)."""
     stores = [uri for uri in inputs if is_store(uri)]
     paths = [uri for uri in inputs if not is_store(uri)]
-    if paths and (getattr(options, "since", None) or getattr(options, "until", None)):
+    if paths and (options.since or options.until):
         raise files.InputError(f"--since/--until select rows of a log store (sqlite://, postgresql://), but "
                                f"{paths[0]} is a file: files are counted whole")
-    fmt = getattr(options, "format", "auto")
-    shards = files.list_shards(paths, filesystem, output, fmt) if paths else []
+    shards = files.list_shards(paths, filesystem, output, options.format) if paths else []
     if stores:
         from jobs.readers.stores import list_ranges
 

@@ -5,7 +5,7 @@ Bifrost's ``logs``, LiteLLM's ``LiteLLM_SpendLogs``): a database gives rows as d
 format turns a row into a ``log`` record (``jobs.readers``).
 
 Splitting and the high-water mark: rows are split into ranges of a key cut on a grid: SQLite's rowid
-(``execution.range_rows``, 100,000 rowids), PostgreSQL's request time (``execution.range_seconds``, an
+(``execution.range_rows``, 10,000 rowids), PostgreSQL's request time (``execution.range_seconds``, an
 hour), ending at the store's limit when the run is planned: its last row; before the first row still
 ``processing``, whose content and usage are not final, unless it started over ``ABANDONED`` ago;
 PostgreSQL: ``settle_seconds`` ago, as rows arrive after their request ends; past ``--until``.
@@ -24,15 +24,18 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from types import ModuleType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 import pyarrow.fs as pafs
 
 from jobs.readers import bifrost, litellm
 from jobs.readers.files import Digest, InputError, Shard, resolve, shard_key
+
+if TYPE_CHECKING:
+    from jobs.config import JobConfig
 
 SCHEMES = ("sqlite", "postgresql", "postgres")
 # A row still ``processing`` this long after its request started was abandoned (the gateway stopped mid-request):
@@ -98,21 +101,20 @@ def root(uri: str) -> str:
     return postgres_root(uri)
 
 
-def list_ranges(uri: str, options: Any, output: str | None, filesystem: pafs.FileSystem | None) -> list[Shard]:
+def list_ranges(uri: str, options: JobConfig, output: str | None, filesystem: pafs.FileSystem | None) -> list[Shard]:
     """The store's shards: the ranges earlier runs wrote to ``output`` and what none covers, up to
     the store's limit now (see the module docstring)."""
     db = open_store(uri)
     try:
-        fmt_name = _format(db.tables(), uri, getattr(options, "format", "auto"))
+        fmt_name = _format(db.tables(), uri, options.format)
         fmt = FORMATS[fmt_name]
         since, until = _window(options)
         prefix = f"{db.root}#{fmt.TABLE}@{_key_name(db.key, fmt)}="
         covered = _covered(output, filesystem, prefix, db.key)
         start = max((hi for _, hi in covered), default=None)
-        execution = getattr(options, "execution", None)
-        first, limit = db.plan(fmt, fmt.TABLE, start, until, getattr(execution, "settle_seconds", 600))
-        grid = (getattr(execution, "range_rows", 100_000) if db.key == "rowid"
-                else getattr(execution, "range_seconds", 3600))
+        execution = options.execution
+        first, limit = db.plan(fmt, fmt.TABLE, start, until, execution.settle_seconds)
+        grid = execution.range_rows if db.key == "rowid" else execution.range_seconds
         if db.key == "time" and since is not None:
             first = max(first, int(since.timestamp()))  # rows before --since are not planned at all
         occupied = db.occupied(fmt, fmt.TABLE, min(first, start or first), limit, grid)
@@ -156,8 +158,8 @@ def _format(tables: dict[str, set[str]], uri: str, fmt: str) -> str:
     return fmt
 
 
-def _tenant(options: Any, fmt: ModuleType, uri: str) -> str:
-    tenant = getattr(getattr(options, "store", None), "tenant", None) or fmt.DEFAULT_TENANT
+def _tenant(options: JobConfig, fmt: ModuleType, uri: str) -> str:
+    tenant = options.store.tenant or fmt.DEFAULT_TENANT
     if tenant not in fmt.TENANTS:
         raise InputError(f"input {uri}: --tenant-column {tenant} is not a tenant column of {fmt.TABLE!r} "
                          f"(one of: {', '.join(fmt.TENANTS)})")
@@ -168,10 +170,9 @@ def _key_name(key: str, fmt: ModuleType) -> str:
     return "rowid" if key == "rowid" else fmt.TIME
 
 
-def _window(options: Any) -> tuple[datetime | None, datetime | None]:
+def _window(options: JobConfig) -> tuple[datetime | None, datetime | None]:
     """``--since/--until`` (inclusive UTC days) as half-open bounds on the timestamp."""
-    since: date | None = getattr(options, "since", None)
-    until: date | None = getattr(options, "until", None)
+    since, until = options.since, options.until
     return (datetime.combine(since, time(), UTC) if since else None,
             datetime.combine(until + timedelta(days=1), time(), UTC) if until else None)
 
