@@ -20,7 +20,7 @@ import io
 import os
 import stat
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -388,6 +388,31 @@ def _iter_jsonl(shard: Shard) -> Iterator[bytes | Digest]:
             yield _clean(line)
         stored.drain()
     yield Digest(stored.sha256.hexdigest(), stored.bytes_read)
+
+
+def iter_items(shard: Shard, records: Callable[[Any], Iterable[dict[str, Any] | None]]) -> Iterator[bytes | Digest]:
+    """A file whose lines each hold items (spans of an OTLP export, a Langfuse observation) as ``log``
+    records: ``records`` turns a parsed line into a record per item, None for an item that is no request.
+    A line that is not JSON is passed on as it is (an error row in its place); blank lines are skipped.
+    Ends with the ``Digest``, which counts the items made no row of."""
+    skipped = 0
+    with _open_lines(shard) as (text, stored):
+        for raw in text:
+            line = _clean(raw)
+            if not line.strip():
+                continue
+            try:
+                parsed = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                yield line
+                continue
+            for record in records(parsed):
+                if record is None:
+                    skipped += 1
+                else:
+                    yield orjson.dumps(record)
+        stored.drain()
+    yield Digest(stored.sha256.hexdigest(), stored.bytes_read, skipped)
 
 
 def _clean(line: bytes) -> bytes:

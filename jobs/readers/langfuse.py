@@ -32,28 +32,14 @@ from typing import Any
 
 import orjson
 
-from jobs.readers.files import Digest, Shard, _clean, _open_lines
+from jobs.readers.files import Digest, Shard, iter_items
 
 
 def iter_records(shard: Shard) -> Iterator[bytes | Digest]:
     """The GENERATION observations of the file as ``log`` records, then the ``Digest`` with the skipped count."""
-    skipped = 0
-    with _open_lines(shard) as (text, stored):
-        for raw in text:
-            line = _clean(raw)
-            if not line.strip():
-                continue
-            try:
-                observation = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                yield line  # an error row, numbered like any record
-                continue
-            if isinstance(observation, dict) and str(observation.get("type", "")).upper() == "GENERATION":
-                yield orjson.dumps(generation_record(observation))
-            else:
-                skipped += 1
-        stored.drain()
-    yield Digest(stored.sha256.hexdigest(), stored.bytes_read, skipped)
+    return iter_items(shard, lambda observation: [
+        generation_record(observation) if isinstance(observation, dict)
+        and str(observation.get("type", "")).upper() == "GENERATION" else None])
 
 
 def _field(observation: dict[str, Any], *names: str) -> Any:

@@ -31,7 +31,7 @@ from typing import Any
 
 import orjson
 
-from jobs.readers.files import Digest, Shard, _clean, _open_lines
+from jobs.readers.files import Digest, Shard, iter_items
 
 OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai", "azure_openai", "azure", "az.ai.openai"})
 _CHAT_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
@@ -42,25 +42,7 @@ Attributes = dict[str, Any]
 
 def iter_records(shard: Shard) -> Iterator[bytes | Digest]:
     """The GenAI spans of every export request in the file, then the ``Digest`` with the skipped count."""
-    skipped = 0
-    with _open_lines(shard) as (text, stored):
-        for raw in text:
-            line = _clean(raw)
-            if not line.strip():
-                continue
-            try:
-                export = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                yield line  # an error row, numbered like any record
-                continue
-            for span in _spans(export):
-                record = span_record(span)
-                if record is None:
-                    skipped += 1
-                else:
-                    yield orjson.dumps(record)
-        stored.drain()
-    yield Digest(stored.sha256.hexdigest(), stored.bytes_read, skipped)
+    return iter_items(shard, lambda export: (span_record(span) for span in _spans(export)))
 
 
 def _spans(export: Any) -> Iterator[dict[str, Any]]:

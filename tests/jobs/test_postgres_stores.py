@@ -20,7 +20,7 @@ from jobs.reports.cost import run_report
 from tests.jobs import bifrost_store, litellm_store
 from tests.jobs.conftest import REPO, read_output
 from tests.jobs.pg_server import PASSWORD, postgres  # noqa: F401 (the session's server)
-from tests.jobs.test_stores import COMPARED, PRICING, by_id
+from tests.jobs.test_stores import COMPARED, PRICING, by_id, same_rows_as_jsonl
 
 pytestmark = pytest.mark.usefixtures("postgres")
 
@@ -66,12 +66,7 @@ def test_litellm_store_rows_equal_the_same_traffic_as_jsonl_logs(db, tmp_path):
     jsonl.write_text("".join(json.dumps(litellm_store.log_record(c, i)) + "\n" for i, c in enumerate(cases)))
     manifest = count(db.uri, tmp_path / "from_store", range_seconds=600)
     assert len(manifest["inputs"]) == 2  # 1,000 seconds of requests in ranges of 10 minutes
-    run_job([str(jsonl)], str(tmp_path / "from_jsonl"), JobConfig(format="log", execution={"engine": "in-process"}),
-            log=lambda _m: None)
-    rows, expected = by_id(tmp_path / "from_store"), by_id(tmp_path / "from_jsonl")
-    assert rows.keys() == expected.keys() and len(rows) == 1000
-    for rid, row in rows.items():
-        assert {k: row[k] for k in COMPARED} == {k: expected[rid][k] for k in COMPARED}, rid
+    rows = same_rows_as_jsonl(tmp_path, jsonl, 1000)
     assert all(r["source_file"].startswith(f"{db.uri}#LiteLLM_SpendLogs@startTime=") for r in rows.values())
     audits = [run_audit(str(tmp_path / d)).totals for d in ("from_store", "from_jsonl")]
     assert audits[0] == audits[1] and audits[0]["compared"] == 1000

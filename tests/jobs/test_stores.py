@@ -48,6 +48,18 @@ def by_id(out: Path) -> dict[str, dict]:
     return {r["record_id"]: r for r in read_output(out).to_pylist()}
 
 
+def same_rows_as_jsonl(tmp_path: Path, jsonl: Path, records: int) -> dict[str, dict]:
+    """Count ``jsonl`` (the same traffic as the store's, as ``log`` records) and check the store's output in
+    ``from_store`` has the same rows, record by record; returns the store's rows by id."""
+    run_job([str(jsonl)], str(tmp_path / "from_jsonl"), JobConfig(format="log", execution={"engine": "in-process"}),
+            log=lambda _m: None)
+    rows, expected = by_id(tmp_path / "from_store"), by_id(tmp_path / "from_jsonl")
+    assert rows.keys() == expected.keys() and len(rows) == records
+    for rid, row in rows.items():
+        assert {k: row[k] for k in COMPARED} == {k: expected[rid][k] for k in COMPARED}, rid
+    return rows
+
+
 def test_store_rows_equal_the_same_traffic_as_jsonl_logs(tmp_path):
     """1,000 real requests with their reported usage, written by Bifrost into its store and as JSONL ``log``
     records: the same rows, counts and deltas record by record; the audit and cost report agree to the cent."""
@@ -56,12 +68,7 @@ def test_store_rows_equal_the_same_traffic_as_jsonl_logs(tmp_path):
     jsonl = tmp_path / "logs.jsonl"
     jsonl.write_text("".join(json.dumps(log_record(c, i)) + "\n" for i, c in enumerate(comparable_cases(1000))))
     count(f"sqlite://{db}", tmp_path / "from_store")
-    run_job([str(jsonl)], str(tmp_path / "from_jsonl"), JobConfig(format="log", execution={"engine": "in-process"}),
-            log=lambda _m: None)
-    rows, expected = by_id(tmp_path / "from_store"), by_id(tmp_path / "from_jsonl")
-    assert rows.keys() == expected.keys() and len(rows) == 1000
-    for rid, row in rows.items():
-        assert {k: row[k] for k in COMPARED} == {k: expected[rid][k] for k in COMPARED}, rid
+    rows = same_rows_as_jsonl(tmp_path, jsonl, 1000)
     assert {r["source_file"] for r in rows.values()} == {f"sqlite://{db}#logs@rowid=1-1001"}
     assert sorted(r["source_row"] for r in rows.values()) == list(range(1000))
     assert sum(r["delta"] == 0 for r in rows.values()) > 900
