@@ -2,8 +2,8 @@
 
 Layout of OUTPUT (any pyarrow filesystem)::
 
-    <shard>.parquet                      one per input shard (or kept/ and rejected/ with a split)
-    <shard>.part-NNNNN.parquet           instead, for a shard split into line ranges (in line order)
+    <shard>.<key>.parquet                one per input shard (or kept/ and rejected/ with a split)
+    <shard>.<key>.part-NNNNN.parquet     instead, for a shard split into line ranges (in line order)
     _done/<shard key>.json               marker: input size/mtime/sha256, config fingerprint, stats
     _tmp/<shard key>/...                 in-flight files; renamed into place when the shard ends
     _manifest.json                       written last, from all markers of this run's inputs
@@ -209,16 +209,10 @@ class OutputDir:
         self.fs.create_dir(dst.rsplit("/", 1)[0], recursive=True)
         self.fs.move(src, dst)
 
-    def _marker_name(self, shard: Shard) -> str | None:
-        """The shard's marker file: by its key, else by the key outputs before 2026.12 used."""
-        for key in (shard.key, shard.legacy_key):
-            if self.fs.get_file_info(self.join("_done", f"{key}.json")).type == pafs.FileType.File:
-                return f"{key}.json"
-        return None
-
     def marker(self, shard: Shard) -> dict[str, Any] | None:
-        name = self._marker_name(shard)
-        return self.read_json("_done", name) if name else None
+        """The shard's marker: by its key, else by the key outputs before 2026.12 used (one read each,
+        no listing: on S3 every call is a request)."""
+        return self.read_json("_done", f"{shard.key}.json") or self.read_json("_done", f"{shard.legacy_key}.json")
 
     def orphans(self, shards: list[Shard], roots: list[str]) -> tuple[list[dict[str, Any]], int]:
         """Markers of earlier results whose input lies under one of this run's ``roots`` (identities of
@@ -239,13 +233,14 @@ class OutputDir:
         # A store's range holds the same rows for good (new rows are new ranges): nothing to re-hash.
         return done and (not verify or shard.store is not None or marker.get("sha256") == content_sha256(shard))
 
-    def discard(self, shard: Shard) -> None:
-        """Remove a previous (stale) result of ``shard`` before it is counted again."""
-        name = self._marker_name(shard)
-        marker = self.read_json("_done", name) if name else None
+    def discard(self, shard: Shard, marker: dict[str, Any] | None) -> None:
+        """Remove a previous (stale) result of ``shard`` (its ``marker``, as planning read it) before it
+        is counted again."""
         if not marker:
             return
-        self.fs.delete_file(self.join("_done", name))
+        for key in (shard.key, shard.legacy_key):
+            if self.fs.get_file_info(self.join("_done", f"{key}.json")).type == pafs.FileType.File:
+                self.fs.delete_file(self.join("_done", f"{key}.json"))
         for rel in marker["outputs"]:
             if self.fs.get_file_info(self.join(rel)).type == pafs.FileType.File:
                 self.fs.delete_file(self.join(rel))

@@ -54,6 +54,8 @@ class Plan:
     # Inputs whose bytes changed since an earlier run counted them, other than by growing: recounting
     # would drop rows that run wrote, so they are left as they are (``execution.replace_changed``).
     changed: list[Shard]
+    # Each shard's marker as planning read it (None: never counted), so the run reads none again.
+    markers: dict[str, dict[str, Any] | None]
 
 
 def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: pafs.FileSystem | None = None,
@@ -67,8 +69,9 @@ def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: p
     try:
         fingerprint = config.fingerprint("" if counter is RowCounter else counter.__name__)
         todo, changed = [], []
+        markers = {shard.uri: out.marker(shard) for shard in shards}
         for shard in shards:
-            marker = out.marker(shard)
+            marker = markers[shard.uri]
             if out.is_done(shard, marker, fingerprint, config.execution.verify_inputs):
                 continue
             replaces_rows = marker is not None and not config.execution.replace_changed and not extends(shard, marker)
@@ -76,7 +79,7 @@ def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: p
     except BaseException:
         out.release()
         raise
-    return Plan(shards, todo, out, fingerprint, changed)
+    return Plan(shards, todo, out, fingerprint, changed, markers)
 
 
 def choose_engine(config: JobConfig, input_bytes: int) -> str:
@@ -173,7 +176,7 @@ def _run(plan: Plan, pool: Pool, inputs: list[str], output: str, config: JobConf
             log(f"  [{len(markers)}/{len(plan.todo)}] {shard.uri}: {stats['records']} records, {errors} errors")
 
     for shard in plan.todo:
-        plan.out.discard(shard)
+        plan.out.discard(shard, plan.markers[shard.uri])
     context = JobContext(output, filesystem, plan.fingerprint, usage)
     try:
         if isinstance(pool, RayPool) and plan.todo:
@@ -192,7 +195,7 @@ def _run(plan: Plan, pool: Pool, inputs: list[str], output: str, config: JobConf
 
     counted = dict(markers)
     for shard in plan.shards:
-        markers.setdefault(shard.uri, plan.out.marker(shard))
+        markers.setdefault(shard.uri, plan.markers[shard.uri])
     wall = time.time() - started
     records = sum(m["stats"]["records"] for m in counted.values())
     nbytes = sum(m["bytes_read"] for m in counted.values())
