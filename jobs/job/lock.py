@@ -25,6 +25,19 @@ HEARTBEAT = 30.0
 STALE = 300.0
 
 
+def read_json(fs: pafs.FileSystem, path: str) -> Any:
+    """A small JSON file (a marker, a lock), or None when it is missing or half written."""
+    try:
+        with fs.open_input_stream(path) as f:
+            return orjson.loads(f.read())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+    except OSError as exc:  # S3 raises a generic OSError for a missing key on some versions
+        if "NoSuchKey" in str(exc) or "not found" in str(exc).lower():
+            return None
+        raise
+
+
 class LockedError(OSError):
     """Another run is writing OUTPUT."""
 
@@ -85,15 +98,7 @@ class _ObjectLock(OutputLock):
         self.beat.start()
 
     def _read(self) -> dict[str, Any] | None:
-        try:
-            with self.fs.open_input_stream(self.path) as f:
-                return orjson.loads(f.read())
-        except (FileNotFoundError, orjson.JSONDecodeError):
-            return None
-        except OSError as exc:  # some S3 versions raise a generic OSError for a missing key
-            if "NoSuchKey" in str(exc) or "not found" in str(exc).lower():
-                return None
-            raise
+        return read_json(self.fs, self.path)
 
     def _write(self) -> None:
         with self.fs.open_output_stream(self.path, compression=None) as f:

@@ -31,7 +31,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from jobs.config import JobConfig
-from jobs.job.lock import LockedError, OutputLock
+from jobs.job.lock import LockedError, OutputLock, read_json
 from jobs.readers.files import Digest, Shard, content_sha256, identity, prefix_sha256, resolve, under
 
 NO_DAY = "__HIVE_DEFAULT_PARTITION__"  # Hive's name for a null partition value
@@ -182,15 +182,7 @@ class OutputDir:
             self.lock = None
 
     def read_json(self, *parts: str) -> Any:
-        try:
-            with self.fs.open_input_stream(self.join(*parts)) as f:
-                return orjson.loads(f.read())
-        except (FileNotFoundError, orjson.JSONDecodeError):
-            return None
-        except OSError as exc:  # S3 raises a generic OSError for a missing key on some versions
-            if "NoSuchKey" in str(exc) or "not found" in str(exc).lower():
-                return None
-            raise
+        return read_json(self.fs, self.join(*parts))
 
     def write_json(self, data: Any, *parts: str) -> None:
         """Write to ``_tmp`` then move into place, so readers never see half a file."""
