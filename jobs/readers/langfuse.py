@@ -27,11 +27,11 @@ output format is unknown).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from jobs.readers import utc_iso
 from jobs.readers.files import Digest, Shard, iter_items
 
 
@@ -62,11 +62,9 @@ def _timestamp(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return utc_iso(value)
     except ValueError:
         return None
-    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def generation_record(observation: dict[str, Any]) -> dict[str, Any]:
