@@ -18,7 +18,8 @@ from tests.jobs.conftest import REPO
 def test_tiny_run_reports_the_ratio_with_the_same_counts(tmp_path):
     out = tmp_path / "library.json"
     proc = subprocess.run([sys.executable, "-m", "jobs.bench.library", "--size-mb", "0.3", "--shards", "1",
-                           "--actors", "1", "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=600)
+                           "--actors", "1", "--repeat", "1", "--out", str(out)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["same_counts"] is True and set(result["seconds"]) == {"cli", "ray_data"}
