@@ -340,9 +340,11 @@ def test_gpt35_in_2023_renders_functions_the_2023_way():
             "functions": [{"name": "do_stuff", "parameters": {"type": "object", "properties": {
                 "foo": {"anyOf": [{"type": "string", "const": "a"}, {"type": "number"}]}}}}]}
     dated = count(body, as_of="2023-10-01")
-    # 2023-10 lies between the last recording without defaults and the first with them: flagged.
-    assert (dated.model, dated.input_tokens, dated.unverified_rules) == ("gpt-3.5-turbo-0613", 44,
-                                                                         ["tools.legacy_defaults_era"])
+    # 2023-10 lies between the last recording without defaults and the first with them, but this schema
+    # has no default, so the era cannot change its count: not flagged.
+    assert (dated.model, dated.input_tokens, dated.unverified_rules) == ("gpt-3.5-turbo-0613", 44, [])
+    body["functions"][0]["parameters"]["properties"]["foo"]["default"] = "a"
+    assert "tools.legacy_defaults_era" in count(body, as_of="2023-10-01").unverified_rules
     assert count(body).model == "gpt-3.5-turbo"  # the alias moved to -0125 on 2024-02-16
 
 

@@ -136,7 +136,10 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
         return None
     spec, limits = ctx.spec, ctx.limits
     legacy = spec.tool_renderer == "2023"
-    legacy_defaults = legacy and not old_era(ctx, "tools.legacy_defaults_era")
+    keys = [_definition_key(f) for f in functions]
+    # Only a schema with a default can show the era's difference, so only such a request uses the rule
+    # (both sides are unverified: every other 2023-renderer request was flagged for a default it lacked).
+    legacy_defaults = legacy and _has_default(functions, keys) and not old_era(ctx, "tools.legacy_defaults_era")
     # Which unions to flag: every one on a model whose unions are unverified, none on the 2023
     # renderer where the model's legacy shapes are verified, else the shapes the cases contradict.
     if not spec.unions_verified:
@@ -145,7 +148,6 @@ def tools_block(ctx: RenderContext, functions: Sequence[FunctionDef | CustomDef]
         unions = "none"
     else:
         unions = "some"
-    keys = [_definition_key(f) for f in functions]
     # Whether a property that is an object without properties is left out: only a schema holding one
     # uses the era rule.
     omit_bare = not (_has_bare_property(functions, keys) and old_era(ctx, "tools.bare_objects_era"))
@@ -309,6 +311,12 @@ def _has_omitted_property(node: dict[str, Any]) -> bool:
 
 def _legacy_default(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _has_default(functions: Sequence[FunctionDef | CustomDef], keys: list[tuple[Any, ...]]) -> bool:
+    """Whether some function's serialised parameters hold a ``default`` keyword (a property so named
+    counts too: it only makes the count use the era rule, which flags it)."""
+    return any(isinstance(f, FunctionDef) and b'"default"' in k[3] for f, k in zip(functions, keys, strict=True))
 
 
 def _unverified_legacy_shape(serialised: bytes) -> bool:
