@@ -41,7 +41,7 @@ def run_explain_record(output: str, record: str) -> int:
     except OSError as exc:
         raise ReportError(f"{output}: cannot read _manifest.json ({exc.strerror}); was the run finished?") from None
     config = validate_config(manifest["config"], source=f"{output}/_manifest.json")
-    raw = input_line(row["source_file"], row["source_row"])
+    raw = input_line(row["source_file"], row["source_row"], config.format)
     print(f"{row['record_id'] or record}: {row['source_file']}:{row['source_row']}")
     return explain_line(raw, row, config)
 
@@ -101,10 +101,10 @@ def report_change(row: dict[str, Any], now: int | None, rules_version: str) -> N
     print(f"changed: {why}: stored {stored}, now {now if now is not None else 'an error'}")
 
 
-def input_line(source_file: str, source_row: int) -> bytes:
+def input_line(source_file: str, source_row: int, fmt: str = "auto") -> bytes:
     from jobs.readers import iter_records, shard_of
 
-    for i, item in enumerate(iter_records(shard_of(source_file))):
+    for i, item in enumerate(iter_records(shard_of(source_file, fmt))):
         if i == source_row and isinstance(item, bytes):
             return item
     raise ConfigError(f"{source_file} has no row {source_row} (changed since it was counted?)")

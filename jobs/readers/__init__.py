@@ -78,13 +78,14 @@ def iter_records(shard: files.Shard) -> Iterator[bytes | files.Digest]:
     return files.iter_records(shard)
 
 
-def shard_of(source_file: str) -> files.Shard:
-    """The shard a row's ``source_file`` names (a file, or a store's range), to read its rows again."""
+def shard_of(source_file: str, fmt: str = "auto") -> files.Shard:
+    """The shard a row's ``source_file`` names (a file, or a store's range), to read its rows again;
+    ``fmt`` is the run's ``--format`` (OTLP spans in a ``.jsonl`` file are read as spans only with it)."""
     if is_store(source_file):
         from jobs.readers.stores import range_shard
 
         return range_shard(source_file)
-    return files.list_shards([source_file])[0]
+    return files.list_shards([source_file], fmt=fmt)[0]
 
 
 def input_roots(inputs: list[str], filesystem: pafs.FileSystem | None = None) -> list[str]:

@@ -224,3 +224,17 @@ def test_openllmetry_flattened_prompt_attributes(tmp_path):
         assert record["log_loss"] == (None if case["request"].get("tools") else "tools_not_logged")
         assert count(record["request"]).input_tokens == case["prompt_tokens"], case["case"]
         assert record["response"]["usage"] == {"prompt_tokens": 7}
+
+
+def test_explain_record_reads_a_jsonl_span_file_with_the_runs_format(tmp_path, capsys):
+    """OTLP lines in a ``.jsonl`` file are spans only with ``--format otlp_json``: ``explain --record``
+    reads the source again with the format the run used (its manifest), not as request lines."""
+    traces, spans = write_traffic(tmp_path, "openinference", "traces.jsonl", None, CASES[:3])
+    out = tmp_path / "out"
+    assert main(["count", "--quiet", "--in-process", str(traces), str(out), "--format", "otlp_json"]) == 0
+    row = read_output(out).to_pylist()[1]
+    capsys.readouterr()
+    assert main(["explain", str(out), "--record", spans[1]["span_id"]]) == 0
+    printed = capsys.readouterr().out
+    assert int(printed.split("\ntotal ")[1].split()[1]) == row["input_tokens"] == CASES[1]["prompt_tokens"]
+    assert "changed:" not in printed
