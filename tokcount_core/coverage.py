@@ -270,14 +270,15 @@ def _content(names: set[str], content: Content | Any, where: str) -> None:
 
 def model_class(spec: ModelSpec) -> str:
     """The families whose requests the rules render alike, named by what sets them apart
-    (``o200k_base``, ``o200k_base-reasoning``, ``cl100k_base-2023_tools``)."""
+    (``o200k_base``, ``o200k_base-reasoning``, ``cl100k_base-2023_tools``). A model-table value the rules
+    look up (``value``: ``per_message``, ``priming``...) sets no class apart: it is a rule of its own, and
+    the ledger's policy covers it (``model.per_message.4``: 4 apps, 169 cases), so gpt-3.5-turbo-0301's
+    assistant messages are judged on the evidence for every cl100k model's."""
     traits = [spec.encoding]
     if spec.reasoning:
         traits.append("reasoning")
     if spec.tool_renderer != "2024":
         traits.append(f"{spec.tool_renderer}_tools")
-    if spec.per_message != 3:
-        traits.append(f"{spec.per_message}_per_message")
     if not spec.message_headers:
         traits.append("no_headers")
     return "-".join(traits)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-RULES_VERSION = "2026.12.3"
+RULES_VERSION = "2026.12.4"
 
 
 class ErrorCode(StrEnum):

@@ -175,6 +175,19 @@ def test_exact_and_unflagged_wrong_rates_per_file_and_source(evaluated, report_l
     assert not failures, failures
 
 
+# Issue 21: "at most 10% of exact counts on the shared files are flagged. A flag on everything is not an
+# answer." A rule or coverage change that flags exact counts wholesale fails here.
+FLAGGED_EXACT_CEILING = 0.10
+
+
+def test_flags_stay_meaningful(evaluated, report_lines):
+    exact_rows = [(c, r) for rows in evaluated.values() for c, r in rows if exact(c, r)]
+    share = sum(r.estimated for _, r in exact_rows) / len(exact_rows)
+    report_lines.append(f"flagged share of exact counts: {share:.2%} of {len(exact_rows)} "
+                        f"(ceiling {FLAGGED_EXACT_CEILING:.0%})")
+    assert share <= FLAGGED_EXACT_CEILING
+
+
 def test_every_request_the_api_accepted_is_counted(evaluated):
     """Every reference case was answered with HTTP 200: none may become an error row."""
     errors = [(c["id"], r.error_code, r.error_message) for rows in evaluated.values() for c, r in rows
