@@ -35,6 +35,7 @@ import orjson
 
 from tokcount_core.models import ModelSpec
 from tokcount_core.render.context import RenderContext
+from tokcount_core.render.typescript import is_comment_free
 from tokcount_core.result import EstimateReason
 from tokcount_core.schema.chat import ChatMessage
 from tokcount_core.schema.items import (
@@ -120,6 +121,10 @@ def _walk(node: dict[str, Any], names: set[str], depth: int) -> None:
         names.add("array")
         if isinstance(items, dict) and ("properties" in items or "$ref" in items):
             names.add("array_of_objects")
+            if is_comment_free(items):
+                # Written on one line inside ``Array<...>`` (rule 4): a construct of its own. langgraph's
+                # comment-free memory triples are 1 over in 9 of 9 gpt-4o Chat cases, ruby_llm-mcp's exact.
+                names.add("array_of_one_line_objects")
     for child in _children(node):
         _walk(child, names, depth + 1)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-RULES_VERSION = "2026.12.4"
+RULES_VERSION = "2026.12.5"
 
 
 class ErrorCode(StrEnum):

@@ -36,6 +36,20 @@ def test_a_request_using_a_thin_feature_is_flagged_and_names_it():
     assert flagged.input_tokens == plain.input_tokens  # a flag, not a different count
 
 
+def test_an_array_of_one_line_objects_is_a_feature_of_its_own():
+    # langgraph's memory triples on gpt-4o Chat: 1 over in 9 of 9 cases, exact only in one other app.
+    triples = {"type": "object", "required": ["memories"], "properties": {"memories": {"type": "array", "items": {
+        "type": "object", "required": ["subject"], "properties": {"subject": {"type": "string"},
+                                                                  "object_": {"type": "string"}}}}}}
+    flagged = count(chat(triples))
+    assert flagged.estimate_reasons == ["outside_evidence"]
+    assert "tool.array_of_one_line_objects" in flagged.outside_evidence
+    described = {**triples, "properties": {"memories": {**triples["properties"]["memories"], "items": {
+        **triples["properties"]["memories"]["items"], "properties": {
+            "subject": {"type": "string", "description": "Who."}, "object_": {"type": "string"}}}}}}
+    assert "tool.array_of_one_line_objects" not in count(chat(described), explain=True).features
+
+
 def test_explain_lists_the_features_read_where_the_api_reads_them():
     nested = {"type": "object", "properties": {
         "stops": {"type": "array", "items": {"$ref": "#/$defs/stop"}},

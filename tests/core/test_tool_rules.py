@@ -140,7 +140,7 @@ def test_array_items_and_object_union_members():
         "description": "One step.", "type": "object", "properties": {"text": {"type": "string"}}}}}}
     described = count(chat("gpt-4o-mini", ASK, tools=[tool(items)]), explain=True)
     assert "// One step." in "".join(s.text or "" for s in described.segments)
-    assert described.estimate_reasons == ["unverified_rule"]
+    assert besides_coverage(described) == ["unverified_rule"]
     loose = {"type": "object", "properties": {"arguments": {"anyOf": [{"type": "object"}, {"type": "null"}]}}}
     assert "(_: {arguments?: object})" in rendered(chat("gpt-4o-mini", ASK, tools=[tool(loose)]))
 
