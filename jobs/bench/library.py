@@ -34,7 +34,7 @@ TARGET = 0.8  # the Ray Data path's throughput over the CLI's (issue 23)
 DEFAULT_SIZE_MB = 2000.0
 # Blocks per actor. Ray Data hands each actor whole blocks, and by default it reads a few large ones (8
 # for 16 files on 2 CPUs), so the last block keeps one actor busy while the others idle: measured on
-# 1 GB of Parquet, 2 actors, 71.0 s with Ray's blocks, 62.9-65.9 s with 16-64 blocks per actor.
+# 1 GB of Parquet, 2 actors, 71.0 s with Ray's blocks, 62.9-68.0 s with 16-64 blocks per actor.
 BLOCKS_PER_ACTOR = 16
 
 
