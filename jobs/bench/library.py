@@ -5,7 +5,10 @@ The benchmark corpus (``jobs.bench.corpus``) is written as Parquet, one ``reques
 per file, which both read: the CLI takes each row ``{"request": "<body>"}`` as a log record, the pipeline
 takes the column's value as the record; the counts are the same (checked). Each side runs as a user runs
 it, in a fresh process, start-up and Ray included, and writes Parquet; the two are timed in turn
-``--repeat`` times and the ratio is taken over the best of each. Nothing here asserts a speed.
+``--repeat`` times and the ratio is taken over the best of each. The pipeline also reports its time
+from ``ray.init`` returning to the write's end: a team adding CountTokens to a Ray Data pipeline has
+Ray up already, so that ratio is the one its users see; the end-to-end one pays Ray's start (4-6 s) on
+top. Nothing here asserts a speed.
 """
 
 from __future__ import annotations
@@ -52,14 +55,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, command in _commands(data, root, args.actors).items():
                 out = root / f"out-{name}"
                 began = time.perf_counter()
-                subprocess.run(command, check=True, capture_output=True)
+                proc = subprocess.run(command, check=True, capture_output=True, text=True)
                 best[name] = min(best.get(name, float("inf")), time.perf_counter() - began)
+                if name == "ray_data":  # the pipeline's own time once Ray is up (its last line)
+                    running = orjson.loads(proc.stdout.splitlines()[-1])["running_seconds"]
+                    best["ray_data_running"] = min(best.get("ray_data_running", float("inf")), running)
                 tokens[name] = _input_tokens(out)
                 shutil.rmtree(out)
     result = {"mb": round(nbytes / 1e6, 1), "actors": args.actors, "seconds": {k: round(v, 2) for k, v in best.items()},
               "mb_per_s": {k: round(nbytes / 1e6 / v, 2) for k, v in best.items()},
               "same_counts": tokens["cli"] == tokens["ray_data"],
-              "ray_data_vs_cli": round(best["cli"] / best["ray_data"], 3), "target": TARGET}
+              "ray_data_vs_cli": round(best["cli"] / best["ray_data"], 3),
+              "running_ray_data_vs_cli": round(best["cli"] / best["ray_data_running"], 3), "target": TARGET}
     print(report(result))
     if args.out:
         Path(args.out).write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
@@ -108,10 +115,12 @@ def pipeline(data: str, out: str, actors: str) -> int:
     n = int(actors)
     cpus = os.cpu_count() or 1
     ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+    began = time.perf_counter()
     ds = ray.data.read_parquet(data, override_num_blocks=BLOCKS_PER_ACTOR * n).map_batches(
         CountTokens, fn_constructor_kwargs={"columns": ["input_tokens", "error_code"]}, concurrency=n,
         num_cpus=max(cpus - 1, 1) / n, batch_size=2048, batch_format="pyarrow")
     ds.drop_columns(["request"]).write_parquet(out)
+    print(orjson.dumps({"running_seconds": time.perf_counter() - began}).decode())
     ray.shutdown()
     return 0
 
@@ -122,12 +131,16 @@ def _input_tokens(out: Path) -> int:
 
 
 def report(result: dict[str, Any]) -> str:
-    met = "met" if result["ray_data_vs_cli"] >= TARGET else "NOT met"
+    def verdict(ratio: float) -> str:
+        return f"{ratio} (target >= {TARGET}) {'met' if ratio >= TARGET else 'NOT met'}"
+
     return "\n".join([
         f"corpus: {result['mb']} MB of Parquet, {result['actors']} CountTokens actor(s); same counts: "
         f"{result['same_counts']}",
         *(f"{name}: {result['seconds'][name]} s, {result['mb_per_s'][name]} MB/s" for name in result["seconds"]),
-        f"ray_data_vs_cli: {result['ray_data_vs_cli']} (target >= {TARGET}) {met}",
+        f"ray_data_vs_cli, end to end (the script starts Ray): {verdict(result['ray_data_vs_cli'])}",
+        f"ray_data_vs_cli on a running Ray (a pipeline that has Ray up already): "
+        f"{verdict(result['running_ray_data_vs_cli'])}",
     ])
 
 

@@ -22,5 +22,6 @@ def test_tiny_run_reports_the_ratio_with_the_same_counts(tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
-    assert result["same_counts"] is True and set(result["seconds"]) == {"cli", "ray_data"}
-    assert result["ray_data_vs_cli"] > 0 and "ray_data_vs_cli:" in proc.stdout
+    assert result["same_counts"] is True and set(result["seconds"]) == {"cli", "ray_data", "ray_data_running"}
+    assert 0 < result["seconds"]["ray_data_running"] < result["seconds"]["ray_data"]
+    assert result["ray_data_vs_cli"] > 0 and "ray_data_vs_cli on a running Ray" in proc.stdout
