@@ -206,14 +206,17 @@ class OutputDir:
         no listing: on S3 every call is a request)."""
         return self.read_json("_done", f"{shard.key}.json") or self.read_json("_done", f"{shard.legacy_key}.json")
 
+    def markers(self, skip: frozenset[str] | set[str] = frozenset()) -> list[dict[str, Any]]:
+        """Every readable marker in ``_done`` but those named in ``skip`` (one listing, then one read each)."""
+        selector = pafs.FileSelector(self.join("_done"), allow_not_found=True)
+        names = sorted(e.base_name for e in self.fs.get_file_info(selector) if e.base_name not in skip)
+        return [m for name in names if (m := self.read_json("_done", name))]
+
     def orphans(self, shards: list[Shard], roots: list[str]) -> tuple[list[dict[str, Any]], int]:
         """Markers of earlier results whose input lies under one of this run's ``roots`` (identities of
         the given inputs) but was not listed: deleted or renamed. Their rows stay in OUTPUT and the run
         reports them; it never deletes them. Also how many other results (other nights' inputs) OUTPUT holds."""
-        keys = {f"{k}.json" for s in shards for k in (s.key, s.legacy_key)}
-        selector = pafs.FileSelector(self.join("_done"), allow_not_found=True)
-        names = sorted(e.base_name for e in self.fs.get_file_info(selector) if e.base_name not in keys)
-        others = [m for name in names if (m := self.read_json("_done", name))]
+        others = self.markers(skip={f"{k}.json" for s in shards for k in (s.key, s.legacy_key)})
         gone = [m for m in others if any(under(marker_identity(m), root) for root in roots)]
         return gone, len(others) - len(gone)
 

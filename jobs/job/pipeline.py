@@ -35,6 +35,7 @@ __all__ = ["JobResult", "Plan", "ensure_ray", "plan_job", "run_job"]
 Log = Callable[[str], None]
 FAST_BACKEND_BYTES = 32 * 1000 * 1000
 
+
 def log_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 

@@ -35,11 +35,6 @@ CHAT_TYPES = ("chat_completion", "chat_completion_stream")
 RESPONSES_TYPES = ("responses", "responses_stream")
 
 
-def wanted(tenant: str) -> list[str]:
-    """The columns a row is rebuilt from, in a fixed order."""
-    return [*sorted(COLUMNS), *OPTIONAL, *([tenant] if tenant not in COLUMNS else [])]
-
-
 def record(row: dict[str, Any], tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
     """A ``log`` record (``jobs.readers``) from one row's columns."""
     request, loss = _request(row)

@@ -39,7 +39,8 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 # Formats whose files a reader module of their own turns into records (several per line, or none):
 # ``--format`` names them; an OTLP file is also known by its first bytes (``_by_content``).
 READER_FORMATS = ("otlp_json", "langfuse")
-_OTLP_SUFFIXES = (*JSONL_SUFFIXES, ".json", ".json.gz", ".json.zst")
+_JSON_SUFFIXES = (".json", ".json.gz", ".json.zst")  # listed only as OTLP exports, or with a READER_FORMATS --format
+_OTLP_SUFFIXES = (*JSONL_SUFFIXES, *_JSON_SUFFIXES)
 _OTLP_START = b'{"resourceSpans"'  # the Collector's file exporter and protobuf's JSON both start so
 Kind = Literal["jsonl", "parquet", "otlp_json", "langfuse", "store"]
 _GLOB_CHARS = "*?["
@@ -109,7 +110,7 @@ def _kind(path: str, fmt: str = "auto") -> Kind | None:
     lower = path.lower()
     if fmt in READER_FORMATS and lower.endswith(_OTLP_SUFFIXES):
         return fmt  # type: ignore[return-value]
-    if fmt == "auto" and lower.endswith((".json", ".json.gz", ".json.zst")):
+    if fmt == "auto" and lower.endswith(_JSON_SUFFIXES):
         return "otlp_json"  # kept only if its first bytes say so (``_by_content``)
     if lower.endswith(JSONL_SUFFIXES):
         return "jsonl"

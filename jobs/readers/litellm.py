@@ -34,11 +34,6 @@ _TRUNCATED = re.compile(r"\.\.\. \(litellm_truncated skipped \d+ chars")
 _SCHEMA_MAPS = ("properties", "$defs", "definitions", "patternProperties")
 
 
-def wanted(tenant: str) -> list[str]:
-    """The columns a row is rebuilt from, in a fixed order."""
-    return [*sorted(COLUMNS), *OPTIONAL, *([tenant] if tenant not in COLUMNS else [])]
-
-
 def record(row: dict[str, Any], tenant: str = DEFAULT_TENANT) -> dict[str, Any]:
     """A ``log`` record (``jobs.readers``) from one row's columns."""
     api = _API.get(row.get("call_type") or "")

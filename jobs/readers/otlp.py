@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from jobs.readers import utc_iso
 from jobs.readers.files import Digest, Shard, iter_items
 
 OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai", "azure_openai", "azure", "az.ai.openai"})
@@ -92,7 +93,7 @@ def hex_id(text: Any) -> str | None:
 
 def _timestamp(nanos: Any) -> str | None:
     try:
-        return (_EPOCH + timedelta(microseconds=int(nanos) // 1000)).isoformat().replace("+00:00", "Z")
+        return utc_iso(_EPOCH + timedelta(microseconds=int(nanos) // 1000))
     except (TypeError, ValueError):
         return None
 

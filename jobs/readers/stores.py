@@ -32,7 +32,7 @@ import orjson
 import pyarrow.fs as pafs
 
 from jobs.readers import bifrost, litellm
-from jobs.readers.files import Digest, InputError, Shard, resolve, shard_key
+from jobs.readers.files import Digest, InputError, Shard, shard_key
 
 if TYPE_CHECKING:
     from jobs.config import JobConfig
@@ -192,12 +192,11 @@ def _covered(output: str | None, filesystem: pafs.FileSystem | None, prefix: str
     """The ranges of this store and table that markers in ``output/_done`` record."""
     if output is None:
         return []
-    fs, base = resolve(output, filesystem)
-    infos = fs.get_file_info(pafs.FileSelector(base.rstrip("/") + "/_done", allow_not_found=True))
+    from jobs.job.output import OutputDir
+
     spans = []
-    for info in infos:
-        with fs.open_input_stream(info.path) as f:
-            identity = orjson.loads(f.read()).get("identity", "")
+    for marker in OutputDir(output, filesystem).markers():
+        identity = marker.get("identity", "")
         if identity.startswith(prefix):
             lo, hi = identity[len(prefix):].split("-")
             spans.append((decode(key, lo), decode(key, hi)))
@@ -241,6 +240,11 @@ def _shard(store_root: str, key: str, rng: StoreRange) -> Shard:
                  identity=identity, store=rng)
 
 
+def _wanted(fmt: ModuleType, tenant: str) -> list[str]:
+    """The columns a format rebuilds a row from, in a fixed order: its own, the optional ones, the tenant."""
+    return [*sorted(fmt.COLUMNS), *fmt.OPTIONAL, *([tenant] if tenant not in fmt.COLUMNS else [])]
+
+
 def iter_range(shard: Shard) -> Iterator[bytes | Digest]:
     """The range's rows as ``log`` records, in key order; then a ``Digest`` of the records."""
     rng = shard.store
@@ -250,7 +254,7 @@ def iter_range(shard: Shard) -> Iterator[bytes | Digest]:
     db = open_store(rng.uri)
     try:
         names = db.tables().get(rng.table, set())
-        columns = [c for c in fmt.wanted(rng.tenant) if c in names]
+        columns = [c for c in _wanted(fmt, rng.tenant) if c in names]
         for row in db.rows(rng, columns):
             record = orjson.dumps(fmt.record(row, rng.tenant))
             sha.update(record + b"\n")
