@@ -339,6 +339,7 @@ def commit_shard(out: OutputDir, shard: Shard, outputs: list[str], digest: Diges
         "sha256": digest.sha256,
         "bytes_read": digest.bytes,
         "skipped": digest.skipped,
+        "range_rows": digest.range_rows,
         "config": fingerprint,
         "outputs": sorted(outputs),
         "stats": asdict(stats),

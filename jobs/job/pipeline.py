@@ -28,6 +28,7 @@ from jobs.job.progress import Progress
 from jobs.job.work import JobContext
 from jobs.readers import input_roots, list_inputs
 from jobs.readers.files import InputError, Shard
+from jobs.readers.stores import late_rows
 from tokcount_core import backends
 
 __all__ = ["JobResult", "Plan", "ensure_ray", "plan_job", "run_job"]
@@ -163,6 +164,11 @@ def _run(plan: Plan, pool: Pool, inputs: list[str], output: str, config: JobConf
     for marker in orphans:
         log(f"tokcount: warning: {marker['input']['uri']} is not among the inputs (deleted or renamed?) but its "
             f"rows are still in OUTPUT ({', '.join(marker['outputs'])}); delete them or rerun with --overwrite")
+    late = late_rows(plan.shards, plan.markers)
+    for found in late:
+        log(f"tokcount: warning: {found['range']} held {found['rows_when_read']} row(s) when counted and holds "
+            f"{found['rows_now']} now: the {found['rows_now'] - found['rows_when_read']} that arrived later are not "
+            f"in OUTPUT (raise execution.settle_seconds; count that day into another OUTPUT to see them)")
     for shard in plan.changed:
         log(f"tokcount: warning: {shard.uri} changed since it was counted, and not by growing: its earlier rows "
             f"are kept and it is not counted again (--replace-changed recounts it and drops them)")
@@ -225,6 +231,7 @@ def _run(plan: Plan, pool: Pool, inputs: list[str], output: str, config: JobConf
     manifest = build_manifest(config, config.format, output, plan.shards, markers, run, orphans)
     manifest["earlier_results"] = earlier
     manifest["changed_inputs_kept"] = [s.uri for s in plan.changed]
+    manifest["late_rows"] = late
     plan.out.write_json(manifest, "_manifest.json")
     plan.out.cleanup()
     if plan.changed:

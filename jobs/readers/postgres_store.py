@@ -41,6 +41,7 @@ def postgres_root(uri: str) -> str:
 
 class PostgresStore:
     key = "time"
+    range_rows: int | None = None  # rows of the last range read, its window ignored (``rows``)
 
     def __init__(self, uri: str):
         import psycopg
@@ -51,6 +52,7 @@ class PostgresStore:
         try:
             self.con = psycopg.connect(uri, options="-c TimeZone=UTC", connect_timeout=10)
             self.con.read_only = True
+            self.con.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         except psycopg.Error as exc:
             raise self._error(exc) from None
 
@@ -109,11 +111,26 @@ class PostgresStore:
                f'ORDER BY {stamp}, "{fmt.ID}"')
         try:
             with self.con.transaction(), self.con.cursor(name="tokcount_range", row_factory=dict_row) as cur:
+                # The count and the read see one snapshot (repeatable read), so a later run that finds more
+                # rows in the range knows they arrived after it was read (``stores.late_rows``).
+                ((self.range_rows,),) = self.con.execute(
+                    f'SELECT count(*) FROM "{rng.table}" WHERE {stamp} >= %s AND {stamp} < %s', (lo, hi)).fetchall()
                 cur.itersize = PAGE_ROWS
                 cur.execute(sql, (lo, hi, *(v for _, v in window)))
                 yield from cur
         except self.errors as exc:
             raise self._error(exc) from None
+
+    def counts(self, fmt: ModuleType, table: str, spans: list[tuple[int, int]]) -> list[int]:
+        """Rows now in each ``[lo, hi)`` of request time (index-only scans, one round trip)."""
+        stamp = f'"{fmt.TIME}"'
+        values = ", ".join(["(%s::int, %s::timestamptz, %s::timestamptz)"] * len(spans))
+        args = tuple(v for i, (lo, hi) in enumerate(spans)
+                     for v in (i, *(datetime.fromtimestamp(t, UTC) for t in (lo, hi))))
+        rows = self._all(f'SELECT r.i, count(t.{stamp}) FROM (VALUES {values}) AS r(i, lo, hi) '
+                         f'LEFT JOIN "{table}" AS t ON t.{stamp} >= r.lo AND t.{stamp} < r.hi GROUP BY r.i', args)
+        found = dict(rows)
+        return [found.get(i, 0) for i in range(len(spans))]
 
     def _all(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         try:

@@ -40,6 +40,7 @@ class SqliteStore:
     """Read-only and WAL-aware; autocommit, so every statement is its own short read transaction."""
 
     key = "rowid"
+    range_rows = None  # a rowid is given once, in insert order: no row can arrive in a range already read
 
     def __init__(self, uri: str):
         self.uri = uri

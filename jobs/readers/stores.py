@@ -12,7 +12,8 @@ PostgreSQL: ``settle_seconds`` ago, as rows arrive after their request ends; pas
 A range is a shard: its identity (``sqlite:///real/path.db#logs@rowid=LO-HI``) is stable, so its
 marker in ``OUTPUT/_done`` makes it done for good. The ranges already in OUTPUT are the high-water
 mark: the next run plans only what no marker covers (the rows added since, or a range a killed run
-did not finish), so a nightly run reads each row once and a rerun adds nothing twice. ``source_row``
+did not finish), so a nightly run reads each row once and a rerun adds nothing twice; a row that reaches
+a PostgreSQL range after it was read is reported (``late_rows``), not counted. ``source_row``
 is the row's position in its range (key order); ``record_id`` is the store's own id.
 
 ``--since/--until`` (UTC days, inclusive) become a ``WHERE`` on the row's timestamp; rows before
@@ -41,6 +42,8 @@ SCHEMES = ("sqlite", "postgresql", "postgres")
 # A row still ``processing`` this long after its request started was abandoned (the gateway stopped mid-request):
 # it no longer holds the high-water mark back, and is read as it is (no usage: not compared).
 ABANDONED = timedelta(hours=24)
+# How long after a time range ends a run still looks for rows that reached the store after the range was read.
+LATE_LOOKBACK = timedelta(days=7)
 NOMINAL_ROW_BYTES = 2048  # a range's size for planning (engine choice, order); rows are not measured
 FORMATS: dict[str, ModuleType] = {"bifrost_logs": bifrost, "litellm_spend_logs": litellm}
 
@@ -66,6 +69,7 @@ class Database(Protocol):
 
     root: str  # where the store really is, for identities
     key: str  # what ranges are cut on: "rowid" or "time"
+    range_rows: int | None  # time keys: the last range's rows in the read's snapshot, before the window
 
     def tables(self) -> dict[str, set[str]]: ...
 
@@ -139,6 +143,32 @@ def range_shard(source_file: str) -> Shard:
     except (ValueError, StopIteration):
         raise InputError(f"{source_file} is not a log store's range (URI#TABLE@KEY=LO-HI)") from None
     return _shard(root(uri), key, StoreRange(uri, table, fmt_name, lo, hi, tenant=FORMATS[fmt_name].DEFAULT_TENANT))
+
+
+def late_rows(shards: list[Shard], markers: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """Time ranges an earlier run read that hold more rows now than in the snapshot it read: rows that
+    reached the store past ``settle_seconds`` (LiteLLM writes a long request's row when it ends; a
+    writer that was down catches up). A done range is never read again, so they are not in OUTPUT: they
+    are reported, in the run's summary and manifest, rather than lost without a word."""
+    horizon = datetime.now(UTC).timestamp() - LATE_LOOKBACK.total_seconds()
+    done: dict[str, list[tuple[Shard, StoreRange, int]]] = {}
+    for shard in shards:
+        marker, rng = markers.get(shard.uri), shard.store
+        if rng is not None and marker and marker.get("range_rows") is not None and rng.hi > horizon:
+            done.setdefault(rng.uri, []).append((shard, rng, marker["range_rows"]))
+    found = []
+    for uri, ranges in done.items():
+        from jobs.readers.postgres_store import PostgresStore
+
+        some = ranges[0][1]
+        db = PostgresStore(uri)
+        try:
+            now = db.counts(FORMATS[some.format], some.table, [(rng.lo, rng.hi) for _, rng, _ in ranges])
+        finally:
+            db.close()
+        found += [{"range": shard.uri, "rows_when_read": then, "rows_now": rows}
+                  for (shard, _, then), rows in zip(ranges, now, strict=True) if rows > then]
+    return found
 
 
 def _format(tables: dict[str, set[str]], uri: str, fmt: str) -> str:
@@ -260,6 +290,7 @@ def iter_range(shard: Shard) -> Iterator[bytes | Digest]:
             sha.update(record + b"\n")
             size += len(record) + 1
             yield record
+        range_rows = db.range_rows
     finally:
         db.close()
-    yield Digest(sha.hexdigest(), size)
+    yield Digest(sha.hexdigest(), size, range_rows=range_rows)

@@ -127,6 +127,38 @@ def test_next_run_reads_only_newer_rows_and_format_auto(db, tmp_path):
     assert sorted(r["record_id"] for r in read_output(out).to_pylist()) == [f"chatcmpl-{i:06d}" for i in range(60)]
 
 
+
+def test_rows_that_arrive_after_their_range_was_counted_are_reported(db, tmp_path):
+    """A range is done for good once counted, so a row written into it later (a long request's spend log
+    written when it ends) is not in OUTPUT: the next run says so, in its summary line and manifest, with
+    the count the first run read in one snapshot with its rows."""
+    from jobs.cli import summary_line
+
+    cases = chat_cases(43, lossless=True)
+    start = litellm_store.COLUMNS.index("startTime")
+    hour_ago = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(hours=1)
+
+    def at(rows: list[tuple], when: datetime) -> list[tuple]:
+        return [(*r[:start], when + timedelta(seconds=i), *r[start + 1:]) for i, r in enumerate(rows)]
+
+    rows = [litellm_store.row_of(c, i) for i, c in enumerate(cases)]
+    setup(db, litellm_store.DDL, litellm_store.INSERT, at(rows[:40], hour_ago))
+    out = tmp_path / "out"
+    options = {"range_seconds": 3600, "settle_seconds": 0}
+    first = count(db.uri, out, **options)
+    assert first["run"]["records_counted"] == 40 and first["late_rows"] == []
+    markers = [json.loads(p.read_text()) for p in (out / "_done").glob("*.json")]
+    assert sum(m["range_rows"] for m in markers) == 40
+    with psycopg.connect(db.admin(), autocommit=True) as con, con.cursor() as cur:
+        cur.executemany(litellm_store.INSERT, at(rows[40:], hour_ago + timedelta(seconds=5)))
+    second = count(db.uri, out, **options)
+    assert second["run"]["records_counted"] == 0 and second["totals"]["records"] == 40
+    late = second["late_rows"]
+    assert sum(r["rows_now"] - r["rows_when_read"] for r in late) == 3
+    assert {r["range"] for r in late} <= {m["input"]["uri"] for m in markers}
+    assert "WARNING: 3 store row(s) arrived after their range was counted" in summary_line(second)
+
+
 BIFROST_PG_DDL = """
 CREATE TABLE logs (
   id varchar(255) PRIMARY KEY, parent_request_id varchar(255), "timestamp" timestamptz NOT NULL,
