@@ -221,9 +221,6 @@ def summary_line(manifest: dict[str, Any]) -> str:
         line += f" | cost ${totals['cost_usd']:,.4f}"
     if manifest.get("orphans"):
         line += f" | WARNING: {len(manifest['orphans'])} result(s) in OUTPUT whose input is gone (see _manifest.json)"
-    if manifest.get("late_rows"):
-        late = sum(r["rows_now"] - r["rows_when_read"] for r in manifest["late_rows"])
-        line += f" | WARNING: {late} store row(s) arrived after their range was counted (late_rows in _manifest.json)"
     return line
 
 

@@ -41,7 +41,7 @@ def run_explain_record(output: str, record: str) -> int:
     except OSError as exc:
         raise ReportError(f"{output}: cannot read _manifest.json ({exc.strerror}); was the run finished?") from None
     config = validate_config(manifest["config"], source=f"{output}/_manifest.json")
-    raw = input_line(row["source_file"], row["source_row"], config.format)
+    raw = input_line(row["source_file"], row["source_row"], config.format, row["record_id"])
     print(f"{row['record_id'] or record}: {row['source_file']}:{row['source_row']}")
     return explain_line(raw, row, config)
 
@@ -101,11 +101,15 @@ def report_change(row: dict[str, Any], now: int | None, rules_version: str) -> N
     print(f"changed: {why}: stored {stored}, now {now if now is not None else 'an error'}")
 
 
-def input_line(source_file: str, source_row: int, fmt: str = "auto") -> bytes:
+def input_line(source_file: str, source_row: int, fmt: str = "auto", record_id: str | None = None) -> bytes:
+    """The line at ``source_row``; in a log store, the range's row with the store's id ``record_id`` (a
+    range with late shards is split between them by id, which its name does not say)."""
     from jobs.readers import iter_records, shard_of
 
-    for i, item in enumerate(iter_records(shard_of(source_file, fmt))):
-        if i == source_row and isinstance(item, bytes):
+    shard = shard_of(source_file, fmt)
+    by_id = shard.store is not None
+    for i, item in enumerate(iter_records(shard)):
+        if isinstance(item, bytes) and (orjson.loads(item).get("id") == record_id if by_id else i == source_row):
             return item
     raise ConfigError(f"{source_file} has no row {source_row} (changed since it was counted?)")
 

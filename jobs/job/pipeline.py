@@ -28,7 +28,6 @@ from jobs.job.progress import Progress
 from jobs.job.work import JobContext
 from jobs.readers import input_roots, list_inputs
 from jobs.readers.files import InputError, Shard
-from jobs.readers.stores import late_rows
 from tokcount_core import backends
 
 __all__ = ["JobResult", "Plan", "ensure_ray", "plan_job", "run_job"]
@@ -78,10 +77,22 @@ def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: p
                 continue
             replaces_rows = marker is not None and not config.execution.replace_changed and not extends(shard, marker)
             (changed if replaces_rows else todo).append(shard)
+        dropped = [s for s in todo if _late_beside_recount(s, todo, markers)]
+        todo, shards = ([s for s in group if s not in dropped] for group in (todo, shards))
     except BaseException:
         out.release()
         raise
     return Plan(shards, todo, out, fingerprint, changed, markers)
+
+
+def _late_beside_recount(shard: Shard, todo: list[Shard], markers: dict[str, dict[str, Any] | None]) -> bool:
+    """A new late shard of a store range another shard of which is counted again (a changed config): that
+    recount reads the late rows, so counting them here too would count them twice (``stores._with_late``)."""
+    rng = shard.store
+    if rng is None or not rng.late or markers[shard.uri] is not None:
+        return False
+    return any(o is not shard and o.store and (o.store.uri, o.store.table, o.store.lo) == (rng.uri, rng.table, rng.lo)
+               for o in todo)
 
 
 def choose_engine(config: JobConfig, input_bytes: int) -> str:
@@ -164,11 +175,9 @@ def _run(plan: Plan, pool: Pool, inputs: list[str], output: str, config: JobConf
     for marker in orphans:
         log(f"tokcount: warning: {marker['input']['uri']} is not among the inputs (deleted or renamed?) but its "
             f"rows are still in OUTPUT ({', '.join(marker['outputs'])}); delete them or rerun with --overwrite")
-    late = late_rows(plan.shards, plan.markers)
-    for found in late:
-        log(f"tokcount: warning: {found['range']} held {found['rows_when_read']} row(s) when counted and holds "
-            f"{found['rows_now']} now: the {found['rows_now'] - found['rows_when_read']} that arrived later are not "
-            f"in OUTPUT (raise execution.settle_seconds; count that day into another OUTPUT to see them)")
+    for shard in plan.todo:
+        if shard.store is not None and shard.store.late and plan.markers[shard.uri] is None:
+            log(f"tokcount: {shard.uri}: rows reached this range after it was counted; counting them")
     for shard in plan.changed:
         log(f"tokcount: warning: {shard.uri} changed since it was counted, and not by growing: its earlier rows "
             f"are kept and it is not counted again (--replace-changed recounts it and drops them)")
@@ -231,7 +240,6 @@ def _run(plan: Plan, pool: Pool, inputs: list[str], output: str, config: JobConf
     manifest = build_manifest(config, config.format, output, plan.shards, markers, run, orphans)
     manifest["earlier_results"] = earlier
     manifest["changed_inputs_kept"] = [s.uri for s in plan.changed]
-    manifest["late_rows"] = late
     plan.out.write_json(manifest, "_manifest.json")
     plan.out.cleanup()
     if plan.changed:

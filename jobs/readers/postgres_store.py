@@ -104,19 +104,24 @@ class PostgresStore:
         fmt = FORMATS[rng.format]
         stamp = f'"{fmt.TIME}"'
         lo, hi = (datetime.fromtimestamp(v, UTC) for v in (rng.lo, rng.hi))
-        window = [(op, v) for op, v in ((">=", rng.since), ("<", rng.until)) if v is not None]
-        where = "".join(f" AND {stamp} {op} %s" for op, _ in window)
+        conditions: list[tuple[str, Any]] = [(f"{stamp} {op} %s", v)
+                                             for op, v in ((">=", rng.since), ("<", rng.until)) if v is not None]
+        if rng.exclude:  # a range with late shards: the rows no other of its shards holds
+            conditions.append((f'NOT "{fmt.ID}" = ANY(%s)', sorted(rng.exclude)))
+        if rng.only is not None:  # a late shard counted before: its own rows
+            conditions.append((f'"{fmt.ID}" = ANY(%s)', sorted(rng.only)))
+        where = "".join(f" AND {clause}" for clause, _ in conditions)
         quoted = ", ".join(f'"{c}"' for c in columns)
         sql = (f'SELECT {quoted} FROM "{rng.table}" WHERE {stamp} >= %s AND {stamp} < %s{where} '
                f'ORDER BY {stamp}, "{fmt.ID}"')
         try:
             with self.con.transaction(), self.con.cursor(name="tokcount_range", row_factory=dict_row) as cur:
                 # The count and the read see one snapshot (repeatable read), so a later run that finds more
-                # rows in the range knows they arrived after it was read (``stores.late_rows``).
+                # rows in the range knows they arrived after it was read (``stores._late``).
                 ((self.range_rows,),) = self.con.execute(
                     f'SELECT count(*) FROM "{rng.table}" WHERE {stamp} >= %s AND {stamp} < %s', (lo, hi)).fetchall()
                 cur.itersize = PAGE_ROWS
-                cur.execute(sql, (lo, hi, *(v for _, v in window)))
+                cur.execute(sql, (lo, hi, *(v for _, v in conditions)))
                 yield from cur
         except self.errors as exc:
             raise self._error(exc) from None

@@ -12,9 +12,10 @@ PostgreSQL: ``settle_seconds`` ago, as rows arrive after their request ends; pas
 A range is a shard: its identity (``sqlite:///real/path.db#logs@rowid=LO-HI``) is stable, so its
 marker in ``OUTPUT/_done`` makes it done for good. The ranges already in OUTPUT are the high-water
 mark: the next run plans only what no marker covers (the rows added since, or a range a killed run
-did not finish), so a nightly run reads each row once and a rerun adds nothing twice; a row that reaches
-a PostgreSQL range after it was read is reported (``late_rows``), not counted. ``source_row``
-is the row's position in its range (key order); ``record_id`` is the store's own id.
+did not finish), so a nightly run reads each row once and a rerun adds nothing twice. A row that reaches
+a PostgreSQL range after it was read (past ``settle_seconds``) is counted by the next run, in a late
+shard of that range (``_late``, ``_with_late``). ``source_row`` is the row's position in its shard
+(key order); ``record_id`` is the store's own id.
 
 ``--since/--until`` (UTC days, inclusive) become a ``WHERE`` on the row's timestamp; rows before
 ``--since`` in a range read are skipped for good.
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,6 +38,7 @@ from jobs.readers.files import Digest, InputError, Shard, shard_key
 
 if TYPE_CHECKING:
     from jobs.config import JobConfig
+    from jobs.readers.postgres_store import PostgresStore
 
 SCHEMES = ("sqlite", "postgresql", "postgres")
 # A row still ``processing`` this long after its request started was abandoned (the gateway stopped mid-request):
@@ -44,6 +46,7 @@ SCHEMES = ("sqlite", "postgresql", "postgres")
 ABANDONED = timedelta(hours=24)
 # How long after a time range ends a run still looks for rows that reached the store after the range was read.
 LATE_LOOKBACK = timedelta(days=7)
+LATE = "+late="  # a late shard's identity: its range's, then the range's rows when it was planned
 NOMINAL_ROW_BYTES = 2048  # a range's size for planning (engine choice, order); rows are not measured
 FORMATS: dict[str, ModuleType] = {"bifrost_logs": bifrost, "litellm_spend_logs": litellm}
 
@@ -52,7 +55,8 @@ FORMATS: dict[str, ModuleType] = {"bifrost_logs": bifrost, "litellm_spend_logs":
 class StoreRange:
     """Rows of ``table`` whose key (rowid, or epoch seconds of ``format``'s time column) is in
     ``[lo, hi)``, in the store ``uri`` (as given; never with a password), read with the job's time
-    window ``[since, until)`` and tenant column."""
+    window ``[since, until)`` and tenant column. A range with late shards is read as a partition by id
+    (``_with_late``): each shard reads only its own rows, a new late shard only rows no shard holds."""
 
     uri: str
     table: str
@@ -62,6 +66,9 @@ class StoreRange:
     since: datetime | None = None
     until: datetime | None = None
     tenant: str = bifrost.DEFAULT_TENANT
+    late: int = 0  # a late shard: the range's rows when planned (``_late``); 0 for a range read the first time
+    exclude: frozenset[str] = frozenset()  # ids the range's other shards hold (a range with late shards)
+    only: frozenset[str] | None = None  # a late shard counted before: its own ids (a recount reads just those)
 
 
 class Database(Protocol):
@@ -81,6 +88,12 @@ class Database(Protocol):
     def rows(self, rng: StoreRange, columns: list[str]) -> Iterator[dict[str, Any]]: ...
 
     def close(self) -> None: ...
+
+
+def _postgres() -> type[PostgresStore]:
+    from jobs.readers.postgres_store import PostgresStore
+
+    return PostgresStore
 
 
 def open_store(uri: str) -> Database:
@@ -114,7 +127,8 @@ def list_ranges(uri: str, options: JobConfig, output: str | None, filesystem: pa
         fmt = FORMATS[fmt_name]
         since, until = _window(options)
         prefix = f"{db.root}#{fmt.TABLE}@{_key_name(db.key, fmt)}="
-        covered = _covered(output, filesystem, prefix, db.key)
+        done = _done(output, filesystem, prefix, db.key)
+        covered = sorted(done)
         start = max((hi for _, hi in covered), default=None)
         execution = options.execution
         first, limit = db.plan(fmt, fmt.TABLE, start, until, execution.settle_seconds)
@@ -122,53 +136,55 @@ def list_ranges(uri: str, options: JobConfig, output: str | None, filesystem: pa
         if db.key == "time" and since is not None:
             first = max(first, int(since.timestamp()))  # rows before --since are not planned at all
         occupied = db.occupied(fmt, fmt.TABLE, min(first, start or first), limit, grid)
+        late = _late(db, fmt, done) if isinstance(db, _postgres()) else {}
     finally:
         db.close()
     tenant = _tenant(options, fmt, uri)
     spans = _gaps(covered, first, limit, grid)
     spans = sorted(covered + (spans if occupied is None else _merge_empty(spans, occupied, grid)))
-    return [_shard(db.root, db.key, StoreRange(uri, fmt.TABLE, fmt_name, lo, hi, since, until, tenant))
-            for lo, hi in spans]
+    ranges = []
+    for lo, hi in spans:
+        rng = StoreRange(uri, fmt.TABLE, fmt_name, lo, hi, since, until, tenant)
+        markers = done.get((lo, hi), [])
+        if (lo, hi) in late or any(LATE in m["identity"] for m in markers):
+            ranges += _with_late(rng, markers, late.get((lo, hi)), output, filesystem)
+        else:
+            ranges.append(rng)
+    return [_shard(db.root, db.key, rng) for rng in ranges]
+
+
+def _with_late(rng: StoreRange, markers: list[dict[str, Any]], rows_now: int | None, output: str | None,
+               filesystem: pafs.FileSystem | None) -> list[StoreRange]:
+    """A range that rows reached after it was read, as a partition of its rows by id, so no run counts one
+    twice: the range itself (the rows none of its late shards holds), each late shard counted before
+    (its own rows, should a changed config recount it), and with ``rows_now`` a new late shard (the
+    rows no shard holds). ``jobs.job.pipeline.plan_job`` drops the new one if any other is recounted:
+    that recount's range reads the new rows."""
+    held = {int(m["identity"].split(LATE)[1]) if LATE in m["identity"] else 0: _counted_ids(output, filesystem, m)
+            for m in markers}
+    lates = [n for n in held if n]
+    shards = [replace(rng, exclude=frozenset().union(*(held[n] for n in lates)))]
+    shards += [replace(rng, late=n, only=held[n]) for n in lates]
+    if rows_now is not None:
+        shards.append(replace(rng, late=rows_now, exclude=frozenset().union(*held.values())))
+    return shards
 
 
 def range_shard(source_file: str) -> Shard:
-    """The range a row's ``source_file`` names (``URI#TABLE@KEY=LO-HI``), to read its rows again."""
+    """The range a row's ``source_file`` names (``URI#TABLE@KEY=LO-HI``, ``+late=N`` for a late shard's),
+    to read its rows again: all of them, since which ids an earlier run had counted is not in the name."""
     try:
         uri, rest = source_file.rsplit("#", 1)
         table, span = rest.split("@", 1)
         key_name, bounds = span.split("=", 1)
         fmt_name = next(name for name, f in FORMATS.items() if table == f.TABLE)
         key = "rowid" if key_name == "rowid" else "time"
+        bounds, _, late = bounds.partition(LATE)
         lo, hi = (decode(key, b) for b in bounds.split("-"))
+        rng = StoreRange(uri, table, fmt_name, lo, hi, tenant=FORMATS[fmt_name].DEFAULT_TENANT, late=int(late or 0))
     except (ValueError, StopIteration):
         raise InputError(f"{source_file} is not a log store's range (URI#TABLE@KEY=LO-HI)") from None
-    return _shard(root(uri), key, StoreRange(uri, table, fmt_name, lo, hi, tenant=FORMATS[fmt_name].DEFAULT_TENANT))
-
-
-def late_rows(shards: list[Shard], markers: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
-    """Time ranges an earlier run read that hold more rows now than in the snapshot it read: rows that
-    reached the store past ``settle_seconds`` (LiteLLM writes a long request's row when it ends; a
-    writer that was down catches up). A done range is never read again, so they are not in OUTPUT: they
-    are reported, in the run's summary and manifest, rather than lost without a word."""
-    horizon = datetime.now(UTC).timestamp() - LATE_LOOKBACK.total_seconds()
-    done: dict[str, list[tuple[Shard, StoreRange, int]]] = {}
-    for shard in shards:
-        marker, rng = markers.get(shard.uri), shard.store
-        if rng is not None and marker and marker.get("range_rows") is not None and rng.hi > horizon:
-            done.setdefault(rng.uri, []).append((shard, rng, marker["range_rows"]))
-    found = []
-    for uri, ranges in done.items():
-        from jobs.readers.postgres_store import PostgresStore
-
-        some = ranges[0][1]
-        db = PostgresStore(uri)
-        try:
-            now = db.counts(FORMATS[some.format], some.table, [(rng.lo, rng.hi) for _, rng, _ in ranges])
-        finally:
-            db.close()
-        found += [{"range": shard.uri, "rows_when_read": then, "rows_now": rows}
-                  for (shard, _, then), rows in zip(ranges, now, strict=True) if rows > then]
-    return found
+    return _shard(root(uri), key, rng)
 
 
 def _format(tables: dict[str, set[str]], uri: str, fmt: str) -> str:
@@ -218,19 +234,50 @@ def decode(key: str, text: str) -> int:
     return int(datetime.strptime(text, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp())
 
 
-def _covered(output: str | None, filesystem: pafs.FileSystem | None, prefix: str, key: str) -> list[tuple[int, int]]:
-    """The ranges of this store and table that markers in ``output/_done`` record."""
+Spans = dict[tuple[int, int], list[dict[str, Any]]]  # done ranges, each with its markers
+
+
+def _done(output: str | None, filesystem: pafs.FileSystem | None, prefix: str, key: str) -> Spans:
+    """The ranges of this store and table that markers in ``output/_done`` record, each with its
+    markers (the range's own, then those of its late shards)."""
     if output is None:
-        return []
+        return {}
     from jobs.job.output import OutputDir
 
-    spans = []
+    spans: Spans = {}
     for marker in OutputDir(output, filesystem).markers():
         identity = marker.get("identity", "")
         if identity.startswith(prefix):
-            lo, hi = identity[len(prefix):].split("-")
-            spans.append((decode(key, lo), decode(key, hi)))
-    return sorted(spans)
+            lo, hi = identity[len(prefix):].split(LATE, 1)[0].split("-")
+            spans.setdefault((decode(key, lo), decode(key, hi)), []).append(marker)
+    return spans
+
+
+def _late(db: PostgresStore, fmt: ModuleType, done: Spans) -> dict[tuple[int, int], int]:
+    """Done time ranges of the last ``LATE_LOOKBACK`` that hold more rows now than when last read (rows
+    that reached the store past ``settle_seconds``: LiteLLM writes a long request's row when it ends, a
+    writer that was down catches up), with their rows now. Each read records the range's rows in its
+    own snapshot (``range_rows``), so "more now" means "arrived since"; one index-only query."""
+    horizon = datetime.now(UTC).timestamp() - LATE_LOOKBACK.total_seconds()
+    known = {span: max(rows) for span, markers in done.items() if span[1] > horizon
+             and (rows := [m["range_rows"] for m in markers if m.get("range_rows") is not None])}
+    spans = sorted(known)
+    counts = db.counts(fmt, fmt.TABLE, spans) if spans else []
+    return {span: now for span, now in zip(spans, counts, strict=True) if now > known[span]}
+
+
+def _counted_ids(output: str | None, filesystem: pafs.FileSystem | None, marker: dict[str, Any]) -> frozenset[str]:
+    """The record ids (the store's own) in the outputs a marker lists."""
+    import pyarrow.parquet as pq
+
+    from jobs.job.output import OutputDir
+
+    out = OutputDir(output or "", filesystem)
+    ids: set[str] = set()
+    for rel in marker.get("outputs", []):
+        table = pq.read_table(out.join(rel), columns=["record_id"], filesystem=out.fs)
+        ids.update(i for i in table.column("record_id").to_pylist() if i is not None)
+    return frozenset(ids)
 
 
 def _gaps(covered: list[tuple[int, int]], first: int, limit: int, grid: int) -> list[tuple[int, int]]:
@@ -262,6 +309,7 @@ def _merge_empty(spans: list[tuple[int, int]], occupied: set[int], grid: int) ->
 def _shard(store_root: str, key: str, rng: StoreRange) -> Shard:
     """``rng`` of the store at ``store_root`` as a shard; its identity names the store, table and range."""
     span = f"{_key_name(key, FORMATS[rng.format])}={encode(key, rng.lo)}-{encode(key, rng.hi)}"
+    span += f"{LATE}{rng.late}" if rng.late else ""
     identity = f"{store_root}#{rng.table}@{span}"
     stem = store_root.rstrip("/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
     size = (rng.hi - rng.lo) * NOMINAL_ROW_BYTES if key == "rowid" else NOMINAL_ROW_BYTES << 10

@@ -4,6 +4,7 @@ real requests, read with a server-side cursor in a read-only transaction, the pa
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -42,8 +43,8 @@ def setup(server, ddl: str, insert: str, rows: list[tuple]) -> None:
             cur.executemany(insert, rows)
 
 
-def count(uri: str, out, fmt: str = "litellm_spend_logs", **execution) -> dict:
-    cfg = JobConfig(format=fmt, execution={"engine": "in-process", **execution})
+def count(uri: str, out, fmt: str = "litellm_spend_logs", model: str | None = None, **execution) -> dict:
+    cfg = JobConfig(format=fmt, model=model, execution={"engine": "in-process", **execution})
     return run_job([uri], str(out), cfg, log=lambda _m: None).manifest
 
 
@@ -128,35 +129,47 @@ def test_next_run_reads_only_newer_rows_and_format_auto(db, tmp_path):
 
 
 
-def test_rows_that_arrive_after_their_range_was_counted_are_reported(db, tmp_path):
-    """A range is done for good once counted, so a row written into it later (a long request's spend log
-    written when it ends) is not in OUTPUT: the next run says so, in its summary line and manifest, with
-    the count the first run read in one snapshot with its rows."""
-    from jobs.cli import summary_line
-
-    cases = chat_cases(43, lossless=True)
+def test_rows_that_arrive_after_their_range_was_counted_are_counted_once(db, tmp_path):
+    """A range is done once counted, but a row can still be written into it later (a long request's spend
+    log, written when it ends): the next run counts it in a late shard of that range, and a recount with
+    a changed config, more late rows arriving meanwhile, still holds every row once. The range's
+    marker records its rows in the read's own snapshot."""
+    cases = chat_cases(46, lossless=True)
     start = litellm_store.COLUMNS.index("startTime")
     hour_ago = datetime.now(UTC).replace(tzinfo=None, microsecond=0) - timedelta(hours=1)
 
-    def at(rows: list[tuple], when: datetime) -> list[tuple]:
-        return [(*r[:start], when + timedelta(seconds=i), *r[start + 1:]) for i, r in enumerate(rows)]
+    def written(rows: list[tuple], when: datetime) -> None:
+        with psycopg.connect(db.admin(), autocommit=True) as con, con.cursor() as cur:
+            cur.executemany(litellm_store.INSERT, [(*r[:start], when + timedelta(seconds=i), *r[start + 1:])
+                                                   for i, r in enumerate(rows)])
+
+    def ids() -> list[str]:
+        return sorted(r["record_id"] for r in read_output(out).to_pylist())
 
     rows = [litellm_store.row_of(c, i) for i, c in enumerate(cases)]
-    setup(db, litellm_store.DDL, litellm_store.INSERT, at(rows[:40], hour_ago))
+    setup(db, litellm_store.DDL, "SELECT 1", [])
+    written(rows[:40], hour_ago)
     out = tmp_path / "out"
     options = {"range_seconds": 3600, "settle_seconds": 0}
-    first = count(db.uri, out, **options)
-    assert first["run"]["records_counted"] == 40 and first["late_rows"] == []
-    markers = [json.loads(p.read_text()) for p in (out / "_done").glob("*.json")]
-    assert sum(m["range_rows"] for m in markers) == 40
-    with psycopg.connect(db.admin(), autocommit=True) as con, con.cursor() as cur:
-        cur.executemany(litellm_store.INSERT, at(rows[40:], hour_ago + timedelta(seconds=5)))
+    assert count(db.uri, out, **options)["run"]["records_counted"] == 40
+    assert [json.loads(p.read_text())["range_rows"] for p in (out / "_done").glob("*.json")] == [40]
+    written(rows[40:43], hour_ago + timedelta(seconds=5))
     second = count(db.uri, out, **options)
-    assert second["run"]["records_counted"] == 0 and second["totals"]["records"] == 40
-    late = second["late_rows"]
-    assert sum(r["rows_now"] - r["rows_when_read"] for r in late) == 3
-    assert {r["range"] for r in late} <= {m["input"]["uri"] for m in markers}
-    assert "WARNING: 3 store row(s) arrived after their range was counted" in summary_line(second)
+    assert second["run"]["records_counted"] == 3 and second["totals"]["records"] == 43
+    assert ids() == [f"chatcmpl-{i:06d}" for i in range(43)]
+    assert count(db.uri, out, **options)["run"]["records_counted"] == 0
+
+    late_row = next(r for r in read_output(out).to_pylist() if "+late=" in r["source_file"])
+    run = subprocess.run([sys.executable, "-m", "jobs.cli", "explain", str(out), "--record", late_row["record_id"]],
+                         cwd=REPO, capture_output=True, text=True, env={**os.environ, "PGPASSWORD": PASSWORD})
+    assert run.returncode == 0, run.stderr
+    assert "\ntotal " in run.stdout and "changed:" not in run.stdout
+
+    written(rows[43:], hour_ago + timedelta(seconds=7))  # more arrive, and the config changes: all recounted
+    third = count(db.uri, out, model="gpt-4o", **options)
+    assert third["run"]["records_counted"] == 46 and third["totals"]["records"] == 46
+    assert ids() == [f"chatcmpl-{i:06d}" for i in range(46)]
+    assert count(db.uri, out, model="gpt-4o", **options)["run"]["records_counted"] == 0
 
 
 BIFROST_PG_DDL = """
