@@ -267,7 +267,9 @@ def _late(db: PostgresStore, fmt: ModuleType, done: Spans) -> dict[tuple[int, in
 
 
 def _counted_ids(output: str | None, filesystem: pafs.FileSystem | None, marker: dict[str, Any]) -> frozenset[str]:
-    """The record ids (the store's own) in the outputs a marker lists."""
+    """The record ids (the store's own) in the outputs a marker lists. Without them a range's shards
+    cannot be told apart, so an output that cannot be read stops the run before anything is counted."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from jobs.job.output import OutputDir
@@ -275,7 +277,12 @@ def _counted_ids(output: str | None, filesystem: pafs.FileSystem | None, marker:
     out = OutputDir(output or "", filesystem)
     ids: set[str] = set()
     for rel in marker.get("outputs", []):
-        table = pq.read_table(out.join(rel), columns=["record_id"], filesystem=out.fs)
+        try:
+            table = pq.read_table(out.join(rel), columns=["record_id"], filesystem=out.fs)
+        except (OSError, pa.ArrowException) as exc:
+            raise InputError(f"{out.join(rel)} (rows of {marker.get('identity')}) cannot be read, and a range "
+                             f"with late rows needs the ids it holds: restore it, or rerun with --overwrite "
+                             f"({exc})") from None
         ids.update(i for i in table.column("record_id").to_pylist() if i is not None)
     return frozenset(ids)
 

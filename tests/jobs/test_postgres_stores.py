@@ -15,6 +15,7 @@ import pytest
 
 from jobs.config import JobConfig
 from jobs.job.pipeline import run_job
+from jobs.readers.files import InputError
 from jobs.readers.litellm import _order_counts
 from jobs.reports.audit import run_audit
 from jobs.reports.cost import run_report
@@ -170,6 +171,11 @@ def test_rows_that_arrive_after_their_range_was_counted_are_counted_once(db, tmp
     assert third["run"]["records_counted"] == 46 and third["totals"]["records"] == 46
     assert ids() == [f"chatcmpl-{i:06d}" for i in range(46)]
     assert count(db.uri, out, model="gpt-4o", **options)["run"]["records_counted"] == 0
+    markers = [json.loads(p.read_text()) for p in (out / "_done").glob("*.json")]
+    late_output = out / next(m["outputs"][0] for m in markers if "+late=" in m["identity"])
+    late_output.unlink()  # the range's shards can no longer be told apart: the run stops, naming the file
+    with pytest.raises(InputError, match=f"{late_output.name}.*cannot be read.*needs the ids it holds"):
+        count(db.uri, out, model="gpt-4o", **options)
 
 
 BIFROST_PG_DDL = """
