@@ -85,11 +85,16 @@ def plan_job(inputs: list[str], output: str, config: JobConfig, *, filesystem: p
     return Plan(shards, todo, out, fingerprint, changed, markers)
 
 
+def _new_late(shard: Shard, markers: dict[str, dict[str, Any] | None]) -> bool:
+    """A store range's late shard no run has counted yet (``stores._with_late``)."""
+    return shard.store is not None and shard.store.late > 0 and markers[shard.uri] is None
+
+
 def _late_beside_recount(shard: Shard, todo: list[Shard], markers: dict[str, dict[str, Any] | None]) -> bool:
     """A new late shard of a store range another shard of which is counted again (a changed config): that
     recount reads the late rows, so counting them here too would count them twice (``stores._with_late``)."""
     rng = shard.store
-    if rng is None or not rng.late or markers[shard.uri] is not None:
+    if rng is None or not _new_late(shard, markers):
         return False
     return any(o is not shard and o.store and (o.store.uri, o.store.table, o.store.lo) == (rng.uri, rng.table, rng.lo)
                for o in todo)
@@ -176,7 +181,7 @@ def _run(plan: Plan, pool: Pool, inputs: list[str], output: str, config: JobConf
         log(f"tokcount: warning: {marker['input']['uri']} is not among the inputs (deleted or renamed?) but its "
             f"rows are still in OUTPUT ({', '.join(marker['outputs'])}); delete them or rerun with --overwrite")
     for shard in plan.todo:
-        if shard.store is not None and shard.store.late and plan.markers[shard.uri] is None:
+        if _new_late(shard, plan.markers):
             log(f"tokcount: {shard.uri}: rows reached this range after it was counted; counting them")
     for shard in plan.changed:
         log(f"tokcount: warning: {shard.uri} changed since it was counted, and not by growing: its earlier rows "

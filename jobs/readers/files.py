@@ -306,7 +306,7 @@ class Digest:
     sha256: str
     bytes: int
     skipped: int = 0  # source items a reader read but made no row of (spans without a GenAI request)
-    range_rows: int | None = None  # a time-keyed store range's rows when read (``stores.late_rows``)
+    range_rows: int | None = None  # a time-keyed store range's rows when read (``stores._late``)
 
 
 def shard_digest(shard: Shard) -> Digest:

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import orjson
 import pyarrow.fs as pafs
@@ -38,6 +38,7 @@ from jobs.readers.files import Digest, InputError, Shard, shard_key
 
 if TYPE_CHECKING:
     from jobs.config import JobConfig
+    from jobs.job.output import OutputDir
     from jobs.readers.postgres_store import PostgresStore
 
 SCHEMES = ("sqlite", "postgresql", "postgres")
@@ -90,12 +91,6 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
-def _postgres() -> type[PostgresStore]:
-    from jobs.readers.postgres_store import PostgresStore
-
-    return PostgresStore
-
-
 def open_store(uri: str) -> Database:
     """A read-only connection to the store ``uri`` names (a fatal ``InputError`` when it cannot be)."""
     if uri.lower().startswith("sqlite://"):
@@ -127,7 +122,8 @@ def list_ranges(uri: str, options: JobConfig, output: str | None, filesystem: pa
         fmt = FORMATS[fmt_name]
         since, until = _window(options)
         prefix = f"{db.root}#{fmt.TABLE}@{_key_name(db.key, fmt)}="
-        done = _done(output, filesystem, prefix, db.key)
+        out = _output_dir(output, filesystem)
+        done = _done(out, prefix, db.key)
         covered = sorted(done)
         start = max((hi for _, hi in covered), default=None)
         execution = options.execution
@@ -136,7 +132,7 @@ def list_ranges(uri: str, options: JobConfig, output: str | None, filesystem: pa
         if db.key == "time" and since is not None:
             first = max(first, int(since.timestamp()))  # rows before --since are not planned at all
         occupied = db.occupied(fmt, fmt.TABLE, min(first, start or first), limit, grid)
-        late = _late(db, fmt, done) if isinstance(db, _postgres()) else {}
+        late = _late(cast("PostgresStore", db), fmt, done) if db.key == "time" else {}
     finally:
         db.close()
     tenant = _tenant(options, fmt, uri)
@@ -146,28 +142,34 @@ def list_ranges(uri: str, options: JobConfig, output: str | None, filesystem: pa
     for lo, hi in spans:
         rng = StoreRange(uri, fmt.TABLE, fmt_name, lo, hi, since, until, tenant)
         markers = done.get((lo, hi), [])
-        if (lo, hi) in late or any(LATE in m["identity"] for m in markers):
-            ranges += _with_late(rng, markers, late.get((lo, hi)), output, filesystem)
+        if out is not None and ((lo, hi) in late or any(_split_late(m["identity"])[1] for m in markers)):
+            ranges += _with_late(rng, markers, late.get((lo, hi)), out)
         else:
             ranges.append(rng)
     return [_shard(db.root, db.key, rng) for rng in ranges]
 
 
-def _with_late(rng: StoreRange, markers: list[dict[str, Any]], rows_now: int | None, output: str | None,
-               filesystem: pafs.FileSystem | None) -> list[StoreRange]:
+def _with_late(rng: StoreRange, markers: list[dict[str, Any]], rows_now: int | None,
+               out: OutputDir) -> list[StoreRange]:
     """A range that rows reached after it was read, as a partition of its rows by id, so no run counts one
     twice: the range itself (the rows none of its late shards holds), each late shard counted before
     (its own rows, should a changed config recount it), and with ``rows_now`` a new late shard (the
     rows no shard holds). ``jobs.job.pipeline.plan_job`` drops the new one if any other is recounted:
     that recount's range reads the new rows."""
-    held = {int(m["identity"].split(LATE)[1]) if LATE in m["identity"] else 0: _counted_ids(output, filesystem, m)
-            for m in markers}
-    lates = [n for n in held if n]
-    shards = [replace(rng, exclude=frozenset().union(*(held[n] for n in lates)))]
-    shards += [replace(rng, late=n, only=held[n]) for n in lates]
-    if rows_now is not None:
-        shards.append(replace(rng, late=rows_now, exclude=frozenset().union(*held.values())))
+    by_late = {_split_late(m["identity"])[1]: m for m in markers}  # 0: the range's own
+    lates = {n: _counted_ids(out, m) for n, m in by_late.items() if n}
+    shards = [replace(rng, exclude=frozenset().union(*lates.values()))]
+    shards += [replace(rng, late=n, only=ids) for n, ids in lates.items()]
+    if rows_now is not None:  # only a new late shard needs the range's own ids (its largest output)
+        own = _counted_ids(out, by_late[0]) if 0 in by_late else frozenset()
+        shards.append(replace(rng, late=rows_now, exclude=own.union(*lates.values())))
     return shards
+
+
+def _split_late(text: str) -> tuple[str, int]:
+    """An identity or range bounds, and its late shard's number (0: the range's own shard)."""
+    head, _, late = text.partition(LATE)
+    return head, int(late or 0)
 
 
 def range_shard(source_file: str) -> Shard:
@@ -179,9 +181,9 @@ def range_shard(source_file: str) -> Shard:
         key_name, bounds = span.split("=", 1)
         fmt_name = next(name for name, f in FORMATS.items() if table == f.TABLE)
         key = "rowid" if key_name == "rowid" else "time"
-        bounds, _, late = bounds.partition(LATE)
+        bounds, late = _split_late(bounds)
         lo, hi = (decode(key, b) for b in bounds.split("-"))
-        rng = StoreRange(uri, table, fmt_name, lo, hi, tenant=FORMATS[fmt_name].DEFAULT_TENANT, late=int(late or 0))
+        rng = StoreRange(uri, table, fmt_name, lo, hi, tenant=FORMATS[fmt_name].DEFAULT_TENANT, late=late)
     except (ValueError, StopIteration):
         raise InputError(f"{source_file} is not a log store's range (URI#TABLE@KEY=LO-HI)") from None
     return _shard(root(uri), key, rng)
@@ -237,18 +239,22 @@ def decode(key: str, text: str) -> int:
 Spans = dict[tuple[int, int], list[dict[str, Any]]]  # done ranges, each with its markers
 
 
-def _done(output: str | None, filesystem: pafs.FileSystem | None, prefix: str, key: str) -> Spans:
-    """The ranges of this store and table that markers in ``output/_done`` record, each with its
-    markers (the range's own, then those of its late shards)."""
-    if output is None:
-        return {}
+def _output_dir(output: str | None, filesystem: pafs.FileSystem | None) -> OutputDir | None:
     from jobs.job.output import OutputDir
 
+    return OutputDir(output, filesystem) if output is not None else None
+
+
+def _done(out: OutputDir | None, prefix: str, key: str) -> Spans:
+    """The ranges of this store and table that markers in ``OUTPUT/_done`` record, each with its
+    markers (the range's own and its late shards')."""
+    if out is None:
+        return {}
     spans: Spans = {}
-    for marker in OutputDir(output, filesystem).markers():
+    for marker in out.markers():
         identity = marker.get("identity", "")
         if identity.startswith(prefix):
-            lo, hi = identity[len(prefix):].split(LATE, 1)[0].split("-")
+            lo, hi = _split_late(identity[len(prefix):])[0].split("-")
             spans.setdefault((decode(key, lo), decode(key, hi)), []).append(marker)
     return spans
 
@@ -266,15 +272,12 @@ def _late(db: PostgresStore, fmt: ModuleType, done: Spans) -> dict[tuple[int, in
     return {span: now for span, now in zip(spans, counts, strict=True) if now > known[span]}
 
 
-def _counted_ids(output: str | None, filesystem: pafs.FileSystem | None, marker: dict[str, Any]) -> frozenset[str]:
+def _counted_ids(out: OutputDir, marker: dict[str, Any]) -> frozenset[str]:
     """The record ids (the store's own) in the outputs a marker lists. Without them a range's shards
     cannot be told apart, so an output that cannot be read stops the run before anything is counted."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from jobs.job.output import OutputDir
-
-    out = OutputDir(output or "", filesystem)
     ids: set[str] = set()
     for rel in marker.get("outputs", []):
         try:
